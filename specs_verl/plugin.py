@@ -1,0 +1,42 @@
+"""What `import verl` loads (entry point group `verl.plugins`), in every verl process.
+
+Each module below registers its components with verl when imported. verl swallows a plugin's import error
+(logged at DEBUG), so every failure is logged here at WARNING with its traceback. Nothing heavy is imported:
+no CUDA initialisation, no vLLM.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+logger = logging.getLogger("specs_verl")
+
+# module -> what it registers
+REGISTRATIONS = {
+    "specs_verl.platform": "the `cpu` platform (active with VERL_PLATFORM=cpu)",
+    "specs_verl.reward_manager": "the `specs` reward manager",
+    "specs_verl.grpo": "the `specs_sync` GRPO trainer (GF in validation)",
+    "specs_verl.rollout": "the `hf` rollout (transformers generate; CPU capable)",
+}
+
+loaded: dict[str, bool] = {}
+
+
+def _register(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name == module:  # not part of this install (yet): nothing to register
+            logger.debug("specs_verl: %s is not present", module)
+            return False
+        logger.warning("specs_verl: registering %s failed", REGISTRATIONS[module], exc_info=True)
+        return False
+    except Exception:
+        logger.warning("specs_verl: registering %s failed", REGISTRATIONS[module], exc_info=True)
+        return False
+    return True
+
+
+for _module in REGISTRATIONS:
+    loaded[_module] = _register(_module)
