@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from . import cpu  # noqa: F401  (registers the platform)
-from .overrides import cpu_env, grpo_overrides, is_cpu, merge_overrides, sft_overrides  # noqa: F401
+from .overrides import GRPO_CPU, SFT_CPU, cpu_env, grpo_overrides, is_cpu, merge_overrides, sft_overrides  # noqa: F401
 
 if is_cpu():
     from .patches import apply_all

@@ -1,0 +1,67 @@
+"""`import verl` in a fresh interpreter loads our entry point and makes the registrations visible."""
+
+import json
+import subprocess
+import sys
+
+PROBE = """
+import json, os, verl
+from verl.plugin.platform.platform_manager import PlatformRegistry, get_platform
+import verl.utils.distributed as vd
+import verl.utils.fsdp_utils as fu
+import specs_verl.plugin as plugin
+print(json.dumps({
+    "platforms": list(PlatformRegistry.registered_names()),
+    "platform": get_platform().device_name if os.environ.get("VERL_PLATFORM") else None,
+    "gloo_patch": getattr(vd.initialize_global_process_group, "_specs_cpu", False),
+    "unpinned": getattr(fu.CPUOffloadPolicy, "_specs_cpu", False),
+    "pin_memory": fu.CPUOffloadPolicy(pin_memory=True).pin_memory,
+    "engine_device": os.environ.get("VERL_ENGINE_DEVICE"),
+    "loaded": plugin.loaded,
+}))
+"""
+
+
+def _probe(env_extra: dict) -> dict:
+    env = {k: v for k, v in __import__("os").environ.items()
+           if k not in ("VERL_PLATFORM", "VERL_ENGINE_DEVICE", "VERL_ENGINE_VENDOR")}
+    env.update(env_extra)
+    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_import_verl_registers_cpu_platform_but_leaves_verl_alone_by_default():
+    probe = _probe({})
+    assert "cpu" in probe["platforms"]
+    assert probe["loaded"]["specs_verl.platform"] is True
+    # Not selected: verl's own functions and policies are untouched.
+    assert probe["gloo_patch"] is False
+    assert probe["unpinned"] is False
+    assert probe["pin_memory"] is True
+    assert probe["engine_device"] is None
+
+
+def test_cpu_platform_selected_applies_its_scoped_patches():
+    probe = _probe({"VERL_PLATFORM": "cpu"})
+    assert probe["platform"] == "cpu"
+    assert probe["gloo_patch"] is True
+    assert probe["unpinned"] is True
+    assert probe["pin_memory"] is False
+    assert probe["engine_device"] == "cuda"
+
+
+def test_cpu_platform_is_never_auto_detected():
+    from specs_verl.platform.cpu import PlatformCPU
+
+    assert PlatformCPU().is_platform_available(use_smi_check=True) is False
+
+
+def test_user_overrides_win_over_cpu_defaults(monkeypatch):
+    from specs_verl.platform import sft_overrides
+
+    monkeypatch.setenv("VERL_PLATFORM", "cpu")
+    merged = sft_overrides(["engine.strategy=fsdp", "data.max_length=64"])
+    assert "engine.strategy=fsdp" in merged and "engine.strategy=fsdp2" not in merged
+    assert "trainer.device=cpu" in merged
+    monkeypatch.delenv("VERL_PLATFORM")
+    assert sft_overrides(["data.max_length=64"]) == ["data.max_length=64"]
