@@ -1,0 +1,172 @@
+"""One linear-time pass that turns a response into its parts; every criterion reads this form.
+
+Why not regexes over the whole response: the usual format rules (chained lookaheads, `.*` between tags)
+backtrack, and on 10k-token rollouts they cost milliseconds per sample, or worse on adversarial text. Here
+the response is scanned once: a regex whose every quantifier is bounded finds tag-like strings (a match can
+never extend past 20 characters, so it cannot backtrack over the response), and `str.find`/`str.count`
+find `\\boxed{...}` and its balancing brace. Time and memory are linear in the length.
+
+Only the four exact strings `<think>`, `</think>`, `<answer>`, `</answer>` are tags. Strings that real models
+emit instead (`< /think>`, `</ answer >`, `<Think>`, `<thinking>`, full-width `＜think＞`) are "near misses":
+reported with their position and the tag they imitate, never counted as tags.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE = "think_open", "think_close", "answer_open", "answer_close"
+TAG_KINDS = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
+TAG_TEXT = {THINK_OPEN: "<think>", THINK_CLOSE: "</think>", ANSWER_OPEN: "<answer>", ANSWER_CLOSE: "</answer>"}
+_EXACT = {text: kind for kind, text in TAG_TEXT.items()}
+
+# Anything that looks like one of the four tags: '<', up to 4 blanks or slashes (a backslash too), the name in
+# any ASCII case (`thinking` too), up to 4 blanks or slashes, '>'. Every repetition is bounded, so a failed
+# attempt costs O(1); the pattern starts with a literal '<', so the regex engine skips to each '<' at C speed.
+_TAG_LIKE = re.compile(
+    r"<([ \t/\\]{0,4})([Tt][Hh][Ii][Nn][Kk](?:[Ii][Nn][Gg])?|[Aa][Nn][Ss][Ww][Ee][Rr])[ \t/]{0,4}>"
+)
+# The same with look-alike brackets (full-width, angle quotes, CJK and math angle brackets). A pattern that
+# starts with a character set is scanned one character at a time (about 20x slower), so it only runs on the
+# rare response that holds one of these characters.
+_LOOKALIKE_BRACKETS = "\uff1c\u2039\u3008\u27e8\u2329"
+_TAG_LIKE_UNICODE = re.compile(
+    "[<" + _LOOKALIKE_BRACKETS + "]"
+    r"([ \t/\\\uff0f]{0,4})([Tt][Hh][Ii][Nn][Kk](?:[Ii][Nn][Gg])?|[Aa][Nn][Ss][Ww][Ee][Rr])[ \t/\uff0f]{0,4}"
+    "[>\uff1e\u203a\u3009\u27e9\u232a]"
+)
+_BOXED_OPEN = re.compile(r"\\boxed\s*\{")
+
+
+class Tag(NamedTuple):
+    """A tag (exact) or a near miss, as found in the text: `text[start:end]` is what was written."""
+
+    kind: str  # one of TAG_KINDS (for a near miss: the tag it imitates)
+    start: int
+    end: int
+    exact: bool
+
+
+class Boxed(NamedTuple):
+    """A top-level `\\boxed{...}`: `text[start:end]` is the whole command, `text[content_start:content_end]`
+    the inside. An unclosed box runs to the end of the text with `closed=False`."""
+
+    start: int
+    end: int
+    content_start: int
+    content_end: int
+    closed: bool
+
+
+class ParsedResponse(NamedTuple):
+    """A response split into its parts. Positions index `text`; the string parts are sliced on demand.
+
+    The think block is the text between the first `<think>` and the first `</think>` after it; the answer
+    block is the text between the first `<answer>` and the first `</answer>` after it. With well-formed
+    responses these are the only blocks; with malformed ones they are the first plausible reading and the
+    violation codes of `check` say what is wrong.
+    """
+
+    text: str
+    tags: tuple[Tag, ...]  # exact tags, in order of position
+    near_misses: tuple[Tag, ...]  # tag-like strings that are not exact tags, in order
+    boxed: tuple[Boxed, ...]  # top-level \boxed{...}, in order
+
+    def positions(self, kind: str) -> list[int]:
+        """Start positions of the exact tags of one kind."""
+        return [t.start for t in self.tags if t.kind == kind]
+
+    @property
+    def think_span(self) -> tuple[int, int] | None:
+        return _block(self.tags, THINK_OPEN, THINK_CLOSE)
+
+    @property
+    def answer_span(self) -> tuple[int, int] | None:
+        return _block(self.tags, ANSWER_OPEN, ANSWER_CLOSE)
+
+    @property
+    def think(self) -> str | None:
+        span = self.think_span
+        return None if span is None else self.text[span[0]:span[1]]
+
+    @property
+    def answer(self) -> str | None:
+        span = self.answer_span
+        return None if span is None else self.text[span[0]:span[1]]
+
+    @property
+    def before(self) -> str:
+        """Text before the first exact tag (the whole text when there is none)."""
+        return self.text[: self.tags[0].start] if self.tags else self.text
+
+    @property
+    def after(self) -> str:
+        """Text after the last exact tag (empty when there is none)."""
+        return self.text[self.tags[-1].end:] if self.tags else ""
+
+    def boxed_content(self, box: Boxed) -> str:
+        return self.text[box.content_start:box.content_end]
+
+
+def _new_tag(fields: tuple) -> Tag:
+    # tuple.__new__ skips NamedTuple's Python-level __new__: parse runs once per rollout, on the trainer's clock.
+    return tuple.__new__(Tag, fields)
+
+
+def _block(tags: tuple[Tag, ...], open_kind: str, close_kind: str) -> tuple[int, int] | None:
+    start = None
+    for t in tags:
+        if start is None and t.kind == open_kind:
+            start = t.end
+        elif start is not None and t.kind == close_kind:
+            return start, t.start
+    return None
+
+
+def parse(text: str) -> ParsedResponse:
+    """Scan `text` once for tags, near-miss tags and top-level boxes."""
+    tags: list[Tag] = []
+    near: list[Tag] = []
+    lookalikes = not text.isascii() and any(c in text for c in _LOOKALIKE_BRACKETS)
+    for m in (_TAG_LIKE_UNICODE if lookalikes else _TAG_LIKE).finditer(text):
+        start, end = m.span()
+        kind = _EXACT.get(m.group())
+        if kind is not None:
+            tags.append(_new_tag((kind, start, end, True)))
+        else:
+            lead = m.group(1)
+            close = "/" in lead or "\\" in lead or "\uff0f" in lead
+            name = "think" if m.group(2)[0] in "Tt" else "answer"
+            near.append(_new_tag((f"{name}_{'close' if close else 'open'}", start, end, False)))
+    return tuple.__new__(ParsedResponse, (text, tuple(tags), tuple(near), find_boxed(text)))
+
+
+def find_boxed(text: str, start: int = 0, end: int | None = None) -> tuple[Boxed, ...]:
+    """Every top-level `\\boxed{...}` in `text[start:end]`, braces balanced; linear in the length.
+
+    Braces are only counted inside a box (`str.find` for the next '}', `str.count` for the '{' before it),
+    so each character is looked at a constant number of times. A `\\boxed` inside another box is part of
+    the outer box's content, not a box of its own. Escaped braces `\\{ \\}` are counted like any other
+    brace (LaTeX sets write them in pairs), the same convention as mathruler's `extract_boxed_content`.
+    """
+    end = len(text) if end is None else end
+    boxes: list[Boxed] = []
+    pos = start
+    while True:
+        m = _BOXED_OPEN.search(text, pos, end)
+        if m is None:
+            return tuple(boxes)
+        content_start = cursor = m.end()
+        depth = 1
+        while True:
+            close = text.find("}", cursor, end)
+            if close < 0:  # unclosed: the box swallows the rest of the text
+                boxes.append(tuple.__new__(Boxed, (m.start(), end, content_start, end, False)))
+                return tuple(boxes)
+            depth += text.count("{", cursor, close) - 1
+            cursor = close + 1
+            if depth == 0:
+                break
+        boxes.append(tuple.__new__(Boxed, (m.start(), cursor, content_start, close, True)))
+        pos = cursor
