@@ -1,0 +1,285 @@
+"""Preference pairs for a vision-language model: validate, tokenize with the model's processor, collate.
+
+Parquet schema (one row per pair): `prompt` (chat messages; `<image>` placeholders in the text, one per entry
+of `images`), `images` (list of {"bytes", "path"} or a path string), `chosen` and `rejected` (a string or an
+assistant message), optional `data_source`, `pair_id`, `extra_info`.
+
+Each pair becomes two sequences, chosen then rejected, that share the prompt tokens and the image features;
+the loss mask covers response tokens only. A pair that does not fit `max_length` is refused (or skipped and
+counted): the prompt and its image tokens are never truncated.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+logger = logging.getLogger(__name__)
+
+IMAGE_PLACEHOLDER = "<image>"
+
+
+class BadPairError(ValueError):
+    """A pair that cannot be trained on, with the file, row and reason in its message."""
+
+    def __init__(self, file: str, row: int, reason: str, code: str):
+        super().__init__(f"{file}: row {row}: {reason}")
+        self.file, self.row, self.reason, self.code = file, row, reason, code
+
+
+@dataclass
+class SkipReport:
+    """What strict mode would have refused, counted by reason (dpo.on_bad_pair=skip)."""
+
+    total: int = 0
+    kept: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    examples: list[str] = field(default_factory=list)
+
+    def add(self, err: BadPairError) -> None:
+        self.skipped[err.code] += 1
+        if len(self.examples) < 20:
+            self.examples.append(str(err))
+
+    def as_dict(self) -> dict:
+        return {"total": self.total, "kept": self.kept, "skipped": dict(self.skipped), "examples": self.examples}
+
+
+def _plain(value: Any) -> Any:
+    """Parquet hands back numpy arrays for lists; make them Python lists, recursively."""
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _response_text(value: Any, side: str) -> str:
+    value = _plain(value)
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, dict):
+        if value.get("role", "assistant") != "assistant":
+            raise ValueError(f"{side} is a message with role {value.get('role')!r}, expected 'assistant'")
+        value = value.get("content")
+    if not isinstance(value, str):
+        raise ValueError(f"{side} must be a string or an assistant message, got {type(value).__name__}")
+    if not value.strip():
+        raise ValueError(f"{side} is empty")
+    return value
+
+
+def _messages(value: Any) -> list[dict]:
+    value = _plain(value)
+    if isinstance(value, str):
+        value = [{"role": "user", "content": value}]
+    if not isinstance(value, list) or not value:
+        raise ValueError("prompt must be a non-empty list of chat messages")
+    for m in value:
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
+            raise ValueError("every prompt message needs a string 'role' and a string 'content'")
+    return value
+
+
+def _load_images(value: Any, base_dir: str) -> list:
+    from PIL import Image
+
+    value = _plain(value)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        value = [value]
+    images = []
+    for i, item in enumerate(value):
+        if isinstance(item, dict) and item.get("bytes") is not None:
+            source = io.BytesIO(item["bytes"])
+        elif isinstance(item, dict) and item.get("path"):
+            source = item["path"] if os.path.isabs(item["path"]) else os.path.join(base_dir, item["path"])
+        elif isinstance(item, str):
+            source = item if os.path.isabs(item) else os.path.join(base_dir, item)
+        else:
+            raise ValueError(f"image {i} has neither bytes nor a path")
+        try:
+            img = Image.open(source)
+            img.load()
+        except Exception as e:  # missing file, truncated or not an image
+            raise ValueError(f"image {i} cannot be read ({type(e).__name__}: {e})") from None
+        images.append(img.convert("RGB"))
+    return images
+
+
+def _to_chat(messages: list[dict]) -> list[dict]:
+    """`<image>` placeholders in string content -> the typed content list processors expect."""
+    out = []
+    for m in messages:
+        parts = m["content"].split(IMAGE_PLACEHOLDER)
+        content = []
+        for k, text in enumerate(parts):
+            if k:
+                content.append({"type": "image"})
+            if text:
+                content.append({"type": "text", "text": text})
+        out.append({"role": m["role"], "content": content})
+    return out
+
+
+class PreferenceDataset(Dataset):
+    """Pairs from one or more parquet files; item i is (chosen sequence, rejected sequence) as verl rows.
+
+    Every row is checked when the dataset is built, so a bad pair stops the run before step 1 (strict) or
+    is counted and left out (`on_bad_pair="skip"`).
+    """
+
+    def __init__(self, files: str | list[str], processor, max_length: int, on_bad_pair: str = "error",
+                 show_progress: bool = True):
+        import pandas as pd
+        from tqdm import tqdm
+
+        if on_bad_pair not in ("error", "skip"):
+            raise ValueError(f"dpo.on_bad_pair must be 'error' or 'skip', got {on_bad_pair!r}")
+        self.files = [files] if isinstance(files, str) else list(files)
+        self.processor = processor
+        self.tokenizer = getattr(processor, "tokenizer", processor)
+        self.max_length = int(max_length)
+        self.report = SkipReport()
+        self.rows: list[dict] = []
+        for file in self.files:
+            frame = pd.read_parquet(file)
+            for column in ("prompt", "chosen", "rejected"):
+                if column not in frame.columns:
+                    raise ValueError(f"{file}: missing column {column!r} (columns: {list(frame.columns)})")
+            records = frame.to_dict("records")
+            for i, record in enumerate(tqdm(records, desc=f"checking pairs in {os.path.basename(file)}",
+                                            disable=not show_progress)):
+                self.report.total += 1
+                try:
+                    row = self._check(file, i, record)
+                except BadPairError as err:
+                    if on_bad_pair == "error":
+                        raise
+                    self.report.add(err)
+                    continue
+                self.rows.append(row)
+        self.report.kept = len(self.rows)
+        if not self.rows:
+            raise ValueError(f"no usable pairs in {self.files} (skipped: {dict(self.report.skipped)})")
+
+    def _check(self, file: str, i: int, record: dict) -> dict:
+        base_dir = os.path.dirname(os.path.abspath(file))
+
+        def bad(code: str, reason: str) -> BadPairError:
+            return BadPairError(file, i, reason, code)
+
+        try:
+            messages = _messages(record["prompt"])
+        except ValueError as e:
+            raise bad("bad_prompt", str(e)) from None
+        try:
+            chosen = _response_text(record["chosen"], "chosen")
+            rejected = _response_text(record["rejected"], "rejected")
+        except ValueError as e:
+            code = "empty_response" if "empty" in str(e) else "bad_response"
+            raise bad(code, str(e)) from None
+        if chosen == rejected:
+            raise bad("identical_pair", "chosen and rejected are identical")
+        try:
+            images = _load_images(record.get("images"), base_dir)
+        except ValueError as e:
+            raise bad("bad_image", str(e)) from None
+        placeholders = sum(m["content"].count(IMAGE_PLACEHOLDER) for m in messages)
+        if placeholders != len(images):
+            raise bad("image_count_mismatch",
+                      f"the prompt has {placeholders} {IMAGE_PLACEHOLDER} placeholder(s) but {len(images)} image(s)")
+        row = {
+            "messages": messages, "chosen": chosen, "rejected": rejected, "images": record.get("images"),
+            "base_dir": base_dir, "data_source": str(record.get("data_source") or "default"),
+            "pair_id": str(record.get("pair_id") if record.get("pair_id") is not None else f"{file}:{i}"),
+            "file": file, "row": i,
+        }
+        encoded = self.encode(row, images)
+        for side in ("chosen", "rejected"):
+            length = encoded[side]["input_ids"].shape[0]
+            if length > self.max_length:
+                raise bad("too_long", f"{side} is {length} tokens with its prompt, over max_length "
+                                      f"{self.max_length} (prompts and image tokens are never truncated)")
+            if int(encoded[side]["loss_mask"].sum()) == 0:
+                raise bad("empty_response", f"{side} has no response tokens")
+        row["lengths"] = (encoded["chosen"]["input_ids"].shape[0], encoded["rejected"]["input_ids"].shape[0])
+        return row
+
+    def encode(self, row: dict, images: list | None = None) -> dict[str, dict]:
+        """Both sequences of a pair; the prompt (with its images) is processed once and shared."""
+        if images is None:
+            images = _load_images(row["images"], row["base_dir"])
+        chat = _to_chat(row["messages"])
+        prompt_text = self.processor.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        if images:
+            prompt = self.processor(text=[prompt_text], images=images, return_tensors="pt")
+        else:
+            prompt = self.tokenizer(prompt_text, return_tensors="pt", add_special_tokens=False)
+        prompt = dict(prompt)
+        prompt_ids = prompt.pop("input_ids")[0]
+        prompt.pop("attention_mask", None)
+        prompt.pop("mm_token_type_ids", None)
+        out = {}
+        for side in ("chosen", "rejected"):
+            full_text = self.processor.apply_chat_template(
+                chat + [{"role": "assistant", "content": [{"type": "text", "text": row[side]}]}],
+                tokenize=False, add_generation_prompt=False)
+            if not full_text.startswith(prompt_text):
+                raise ValueError(f"{row['file']}: row {row['row']}: the chat template does not extend the prompt "
+                                 "with the response; cannot locate the response tokens")
+            response_ids = self.tokenizer(full_text[len(prompt_text):].rstrip("\n"), add_special_tokens=False,
+                                          return_tensors="pt")["input_ids"][0]
+            input_ids = torch.cat([prompt_ids, response_ids])
+            loss_mask = torch.cat([torch.zeros_like(prompt_ids), torch.ones_like(response_ids)])
+            out[side] = {
+                "input_ids": input_ids,
+                "loss_mask": loss_mask,
+                "position_ids": self._position_ids(input_ids, prompt.get("image_grid_thw")),
+            }
+            if images:
+                out[side]["multi_modal_inputs"] = dict(prompt)
+        return out
+
+    def _position_ids(self, input_ids: torch.Tensor, image_grid_thw) -> torch.Tensor:
+        """Qwen2-VL style mRoPE ids (4, L): text positions then the 3-D vision positions, as verl's SFT data."""
+        image_processor = getattr(self.processor, "image_processor", None)
+        if image_processor is None or "Qwen2VLImageProcessor" not in type(image_processor).__name__:
+            return torch.arange(input_ids.shape[0], dtype=torch.long)
+        from verl.models.transformers.qwen2_vl import get_rope_index
+
+        vision = get_rope_index(self.processor, input_ids=input_ids, image_grid_thw=image_grid_thw,
+                                attention_mask=torch.ones_like(input_ids))
+        text = torch.arange(input_ids.shape[0], dtype=torch.long).unsqueeze(0)
+        return torch.cat([text, vision], dim=0)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> dict:
+        row = self.rows[index]
+        encoded = self.encode(row)
+        return {"index": index, "data_source": row["data_source"], "pair_id": row["pair_id"], **encoded}
+
+
+def collate_pairs(pairs: list[dict]) -> dict:
+    """Pairs -> one verl no-padding batch with rows [chosen_0, rejected_0, chosen_1, rejected_1, ...], so that
+    `force_group_size=2` keeps every pair inside one micro-batch."""
+    from verl.utils.dataset.dataset_utils import DatasetPadMode, SFTTensorCollator
+
+    rows = [pair[side] for pair in pairs for side in ("chosen", "rejected")]
+    batch = SFTTensorCollator(DatasetPadMode.NO_PADDING)(rows)
+    batch["pair_index"] = torch.tensor([pair["index"] for pair in pairs for _ in (0, 1)], dtype=torch.long)
+    batch["is_chosen"] = torch.tensor([1, 0] * len(pairs), dtype=torch.long)
+    return batch

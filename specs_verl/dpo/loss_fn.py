@@ -1,0 +1,97 @@
+"""The adapter between verl's engine and the pure losses: per-micro-batch log-probs in, loss and sums out.
+
+verl calls `loss_fn(model_output, data, dp_group)` once per micro-batch, with `model_output["log_probs"]` a
+jagged tensor (one row per sequence; position t scores token t + 1). Rows come as [chosen_0, rejected_0,
+chosen_1, ...] because the trainer sets `force_group_size=2`, so every micro-batch holds whole pairs.
+The returned loss is normalised by the number of pairs in the global batch (times the data-parallel size,
+which FSDP's gradient averaging divides back out), so the gradient is the mean over all pairs whatever the
+micro-batching. Metrics are returned as sums with a pair count, so the trainer can form exact per-pair means.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .losses import LossOptions, PairLogps, combined_loss
+
+
+def sequence_logps(log_probs: torch.Tensor, loss_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed log-probs of the masked (response) tokens of each row of a jagged batch, and their counts."""
+    values = log_probs.values().float()
+    # log_probs[t] scores token t + 1, so the mask moves one step left to select the response tokens' scores.
+    mask = torch.roll(loss_mask.values(), shifts=-1, dims=0).to(values.dtype)
+    lengths = loss_mask.offsets().diff()
+    rows = torch.repeat_interleave(torch.arange(len(lengths), device=values.device), lengths.to(values.device))
+    sums = torch.zeros(len(lengths), dtype=values.dtype, device=values.device).index_add_(0, rows, values * mask)
+    counts = torch.zeros(len(lengths), dtype=values.dtype, device=values.device).index_add_(0, rows, mask)
+    return sums, counts
+
+
+def pair_logps(seq_logps: torch.Tensor, seq_tokens: torch.Tensor, ref_logps: torch.Tensor) -> PairLogps:
+    return PairLogps(
+        policy_chosen=seq_logps[0::2], policy_rejected=seq_logps[1::2],
+        ref_chosen=ref_logps[0::2].to(seq_logps), ref_rejected=ref_logps[1::2].to(seq_logps),
+        chosen_tokens=seq_tokens[0::2], rejected_tokens=seq_tokens[1::2],
+    )
+
+
+def pair_statistics(p: PairLogps, beta: float) -> dict[str, torch.Tensor]:
+    """Per-pair values of the metrics users know from TRL (rewards = beta * log-ratio, summed over tokens)."""
+    chosen_reward = beta * p.chosen_logratio
+    rejected_reward = beta * p.rejected_logratio
+    return {
+        "rewards/chosen": chosen_reward,
+        "rewards/rejected": rejected_reward,
+        "rewards/accuracies": (chosen_reward > rejected_reward).float(),
+        "rewards/margins": chosen_reward - rejected_reward,
+        "logps/chosen": p.policy_chosen,
+        "logps/rejected": p.policy_rejected,
+        "nll_loss": -p.policy_chosen / p.chosen_tokens.clamp(min=1),
+    }
+
+
+class DPOLossFn:
+    """Stateful only in `options.bco_delta`, which the trainer updates between steps (bco_pair)."""
+
+    def __init__(self, terms: list[tuple[str, float]], options: LossOptions):
+        self.terms = terms
+        self.options = options
+
+    def __call__(self, model_output, data, dp_group=None):
+        from verl.utils import tensordict_utils as tu
+
+        seq_logps, seq_tokens = sequence_logps(model_output["log_probs"], data["loss_mask"])
+        pairs = pair_logps(seq_logps, seq_tokens, data["ref_logps"])
+        total, parts = combined_loss(pairs, self.options, self.terms)
+        global_pairs = tu.get_non_tensor_data(data=data, key="global_pairs", default=None)
+        dp_size = tu.get_non_tensor_data(data=data, key="dp_size", default=1)
+        if global_pairs is None:  # forward-only evaluation: a plain mean
+            loss = total.mean()
+        else:
+            loss = total.sum() / global_pairs * dp_size
+
+        with torch.no_grad():
+            stats = pair_statistics(pairs, self.options.beta)
+            metrics = {"dpo/pairs": float(len(total)), "dpo/sum/loss": total.sum().item(),
+                       "dpo/sum/tokens": float(seq_tokens.sum().item())}
+            for name, values in {**stats, **{f"loss/{k}": v for k, v in parts.items()}}.items():
+                metrics[f"dpo/sum/{name}"] = values.sum().item()
+        return loss, metrics
+
+
+def reduce_metric_sums(metrics: dict) -> dict[str, float]:
+    """verl hands back each metric as (nested) lists over micro-batches and ranks: add them up, then divide
+    every `dpo/sum/<name>` by the pair count to get exact per-pair means named `<name>`."""
+
+    def total(v) -> float:
+        if isinstance(v, (list, tuple)):
+            return sum(total(x) for x in v)
+        return float(v.item() if hasattr(v, "item") else v)
+
+    pairs = total(metrics.get("dpo/pairs", 0.0))
+    out = {"pairs": pairs}
+    for key, value in metrics.items():
+        if key.startswith("dpo/sum/"):
+            name = key[len("dpo/sum/"):]
+            out[name] = total(value) if name == "tokens" else total(value) / max(pairs, 1.0)
+    return out
