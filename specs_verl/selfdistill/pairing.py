@@ -1,0 +1,240 @@
+"""Preference pairs from two pools of samples: the core of `pair`, with every filter stage counted.
+
+For each question of the RL data:
+- chosen candidates (the "zero" model's samples): the answer grades correct, the form passes the scorer at the
+  requested level (`format_ok` by default), the judge finds the reasoning consistent (when a judge is
+  configured), and `supplement` rewrites the answer wrapper to the canonical one (the result is re-graded);
+- rejected candidates (the base model's samples): the answer grades correct (`decoupled`, the paper's default)
+  or incorrect (`coupled`, the ablation), then `pollute` with a rule drawn at random; the polluted text must
+  fail `format_ok` and still grade as before (a rule that removes the only answer tags can lose an unboxed
+  answer; such a candidate is dropped and counted);
+- up to K pairs: the shuffled chosen and rejected candidates zipped, so no response is used twice.
+The judge sees only chosen candidates of questions that have a rejected candidate (it is the costly step).
+Randomness (rules, shuffles) comes from one generator per question seeded with (seed, question id): a
+question's pairs do not depend on the rest of the data.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from specs_verl.generation import Request
+from specs_verl.grading import InvalidGroundTruth, grade, ground_truths
+from specs_verl.surface_form import POLLUTION_RULES, check, pollute, supplement
+
+from .samples_io import SampleRecord
+
+MODES = ("decoupled", "coupled")
+FORM_LEVELS = ("format", "structure", "style")
+
+# Filter stages in pipeline order (the rows of the report's table).
+STAGES = (
+    "questions",
+    "chosen_samples", "chosen_correct", "chosen_form_ok", "chosen_judged", "chosen_consistent",
+    "chosen_supplemented",
+    "rejected_samples", "rejected_selected", "rejected_polluted",
+    "questions_with_pair", "pairs",
+)
+# Where the candidates that did not pass went (also per data source).
+DROPS = (
+    "chosen_judge_skipped", "chosen_inconsistent", "chosen_unparseable", "chosen_judge_error",
+    "chosen_supplement_failed", "chosen_supplement_changed_grade",
+    "rejected_pollution_kept_format", "rejected_pollution_changed_grade",
+)
+# Why a question produced no pair: the first reason that applies, in this order.
+NO_PAIR_REASONS = (
+    "no_ground_truth", "no_chosen_samples", "no_rejected_samples", "no_correct_chosen", "no_chosen_form_ok",
+    "no_selected_rejected", "no_polluted_rejected", "no_consistent_chosen", "no_supplemented_chosen",
+)
+
+
+@dataclass
+class PairConfig:
+    mode: str = "decoupled"
+    pairs_per_question: int = 1
+    seed: int = 0
+    chosen_form: str = "format"  # format | structure | style: the level a chosen sample must reach
+    time_limit: float = 5.0  # seconds per grading call
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.chosen_form not in FORM_LEVELS:
+            raise ValueError(f"chosen_form must be one of {FORM_LEVELS}, got {self.chosen_form!r}")
+        if self.pairs_per_question < 1:
+            raise ValueError("pairs_per_question must be >= 1")
+
+
+@dataclass
+class Pair:
+    question: Request
+    chosen: str
+    rejected: str
+    rule: str
+    chosen_sample: SampleRecord
+    rejected_sample: SampleRecord
+    judge: str  # the chosen sample's verdict, or "not_judged"
+    index: int  # the pair's number within its question
+
+
+@dataclass
+class PairStats:
+    stages: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))  # data_source -> counts
+    no_pair: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    rules: Counter = field(default_factory=Counter)
+    pairs_per_question: Counter = field(default_factory=Counter)
+
+    def add(self, source: str, key: str, n: int = 1) -> None:
+        if n:
+            self.stages[source][key] += n
+
+
+@dataclass
+class _Work:
+    """One question in flight between the pure stages and the judge."""
+
+    question: Request
+    rng: random.Random
+    chosen: list[tuple[SampleRecord, str]] = field(default_factory=list)  # (sample, extracted answer)
+    rejected: list[tuple[SampleRecord, str, str]] = field(default_factory=list)  # (sample, polluted, rule)
+    verdicts: list[str] = field(default_factory=list)
+    reason: str | None = None
+
+
+def source_of(q: Request) -> str:
+    return q.data_source or "(none)"
+
+
+def question_text(q: Request) -> str:
+    """The last user message: what the judge is shown as the question."""
+    users = [m["content"] for m in q.messages if m.get("role") == "user"]
+    return users[-1] if users else ""
+
+
+def _form_ok(text: str, level: str) -> bool:
+    report = check(text)
+    return {"format": report.format_ok, "structure": report.structure_ok, "style": report.style_ok}[level]
+
+
+def _first_stage(work: _Work, chosen: Sequence[SampleRecord], rejected: Sequence[SampleRecord], cfg: PairConfig,
+                 stats: PairStats) -> None:
+    """Grade, check and pollute (everything but the judge and the supplement)."""
+    q, src = work.question, source_of(work.question)
+    want_correct = cfg.mode == "decoupled"
+    try:
+        ground_truths(q.ground_truth)
+    except InvalidGroundTruth:
+        work.reason = "no_ground_truth"
+        return
+    stats.add(src, "chosen_samples", len(chosen))
+    correct = form_ok = 0
+    for s in chosen:
+        g = grade(s.text, q.ground_truth, time_limit=cfg.time_limit)
+        if not g.correct:
+            continue
+        correct += 1
+        if _form_ok(s.text, cfg.chosen_form):
+            form_ok += 1
+            work.chosen.append((s, g.extracted or ""))
+    stats.add(src, "chosen_correct", correct)
+    stats.add(src, "chosen_form_ok", form_ok)
+
+    stats.add(src, "rejected_samples", len(rejected))
+    selected = 0
+    for s in rejected:
+        if grade(s.text, q.ground_truth, time_limit=cfg.time_limit).correct != want_correct:
+            continue
+        selected += 1
+        rule = work.rng.choice(POLLUTION_RULES)
+        polluted = pollute(s.text, rule)
+        if check(polluted).format_ok:
+            stats.add(src, "rejected_pollution_kept_format")
+        elif grade(polluted, q.ground_truth, time_limit=cfg.time_limit).correct != want_correct:
+            stats.add(src, "rejected_pollution_changed_grade")
+        else:
+            work.rejected.append((s, polluted, rule))
+    stats.add(src, "rejected_selected", selected)
+    stats.add(src, "rejected_polluted", len(work.rejected))
+
+    for reason, failed in (("no_chosen_samples", not chosen), ("no_rejected_samples", not rejected),
+                           ("no_correct_chosen", not correct), ("no_chosen_form_ok", not form_ok),
+                           ("no_selected_rejected", not selected), ("no_polluted_rejected", not work.rejected)):
+        if failed:
+            work.reason = reason
+            return
+
+
+def build_pairs(questions: Sequence[Request], chosen: dict[str, list[SampleRecord]],
+                rejected: dict[str, list[SampleRecord]], cfg: PairConfig,
+                judge: Callable[[list[tuple[Request, SampleRecord, str]]], list[str]] | None = None,
+                progress: Callable[[int], None] | None = None) -> tuple[list[Pair], PairStats]:
+    """All pairs, in data order, and the counts of every stage.
+
+    `judge(items)` receives (question, chosen sample, extracted answer) triples and returns one label per item
+    (see `judge.LABELS`; only "consistent" passes). `progress(1)` is called per question graded.
+    """
+    stats = PairStats()
+    works = []
+    for q in questions:
+        work = _Work(q, random.Random(f"{cfg.seed}\x00{q.id}"))
+        stats.add(source_of(q), "questions")
+        _first_stage(work, chosen.get(q.id, []), rejected.get(q.id, []), cfg, stats)
+        works.append(work)
+        if progress is not None:
+            progress(1)
+
+    # the judge, in one batch (it runs its requests concurrently); skipped where no pair can form anyway
+    if judge is not None:
+        to_judge = [(w, k) for w in works if w.reason is None for k in range(len(w.chosen))]
+        for w in works:
+            if w.reason is not None and w.chosen:
+                stats.add(source_of(w.question), "chosen_judge_skipped", len(w.chosen))
+        labels = judge([(w.question, w.chosen[k][0], w.chosen[k][1]) for w, k in to_judge]) if to_judge else []
+        for (w, _), label in zip(to_judge, labels):
+            w.verdicts.append(label)
+            src = source_of(w.question)
+            stats.add(src, "chosen_judged")
+            key = {"consistent": "chosen_consistent", "inconsistent": "chosen_inconsistent",
+                   "unparseable": "chosen_unparseable"}.get(label, "chosen_judge_error")
+            stats.add(src, key)
+
+    pairs: list[Pair] = []
+    for w in works:
+        q, src = w.question, source_of(w.question)
+        supplemented: list[tuple[SampleRecord, str, str]] = []
+        if w.reason is None:
+            verdicts = w.verdicts if judge is not None else ["not_judged"] * len(w.chosen)
+            passing = [(s, v) for (s, _), v in zip(w.chosen, verdicts) if v in ("consistent", "not_judged")]
+            if not passing:
+                w.reason = "no_consistent_chosen"
+            for s, v in passing:
+                try:
+                    text = supplement(s.text)
+                except ValueError:
+                    stats.add(src, "chosen_supplement_failed")
+                    continue
+                if not grade(text, q.ground_truth, time_limit=cfg.time_limit).correct:
+                    stats.add(src, "chosen_supplement_changed_grade")
+                    continue
+                supplemented.append((s, text, v))
+            stats.add(src, "chosen_supplemented", len(supplemented))
+            if passing and not supplemented:
+                w.reason = "no_supplemented_chosen"
+        if w.reason is not None:
+            stats.no_pair[src][w.reason] += 1
+            stats.pairs_per_question[0] += 1
+            continue
+        w.rng.shuffle(supplemented)
+        rejected_pool = list(w.rejected)
+        w.rng.shuffle(rejected_pool)
+        k = min(cfg.pairs_per_question, len(supplemented), len(rejected_pool))
+        for j, ((cs, ctext, verdict), (rs, rtext, rule)) in enumerate(zip(supplemented[:k], rejected_pool[:k])):
+            pairs.append(Pair(q, ctext, rtext, rule, cs, rs, verdict, j))
+            stats.rules[rule] += 1
+        stats.add(src, "questions_with_pair")
+        stats.add(src, "pairs", k)
+        stats.pairs_per_question[k] += 1
+    return pairs, stats

@@ -1,0 +1,177 @@
+"""`sample`: n responses per question of a verl RL parquet file, written as resumable JSONL shards.
+
+The output directory holds `run.json` (the settings) and `shard-NNNNN.jsonl` files, each written atomically
+and holding every sample of its questions. A rerun with the same settings skips the questions already in a
+shard, so a crash loses at most the shard in flight; a rerun with other settings is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from specs_verl.generation import load_backend, load_instruction, load_rl_requests
+
+from .samples_io import RUN_FILE, done_question_ids, remove_stale_temp_files, shard_paths, write_atomic, write_shard
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SampleSettings:
+    """What decides the samples: a resumed run must match these exactly."""
+
+    model: str
+    backend: str
+    n: int
+    temperature: float
+    top_p: float
+    max_new_tokens: int
+    seed: int
+    prompt_template: str
+    instruction: str | None
+
+
+@dataclass
+class SampleOptions:
+    """How the work is done (free to change between a run and its resumption)."""
+
+    data: str
+    out: str
+    model_path: str
+    shard_size: int = 64
+    batch_size: int = 8
+    tp: int = 1
+    device: str = "auto"
+    threads: int | None = None
+    gpu_memory_utilization: float = 0.85
+    max_model_len: int | None = None
+    strict: bool = False
+    progress: bool = True
+
+
+def resolve_backend(name: str) -> str:
+    """`auto`: vllm where vLLM and a GPU are present, else hf."""
+    if name != "auto":
+        return name
+    import importlib.util
+
+    import torch
+
+    return "vllm" if importlib.util.find_spec("vllm") is not None and torch.cuda.is_available() else "hf"
+
+
+class SettingsMismatch(ValueError):
+    """The output directory holds samples made with other settings."""
+
+
+def check_settings(out: Path, settings: SampleSettings) -> None:
+    """Record the settings of a new output directory; refuse to mix samples made with other settings."""
+    path = out / RUN_FILE
+    mine = asdict(settings)
+    if path.exists():
+        theirs = json.loads(path.read_text()).get("settings", {})
+        diff = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v}
+        if diff:
+            lines = "; ".join(f"{k}: {a!r} there, {b!r} now" for k, (a, b) in diff.items())
+            raise SettingsMismatch(f"{out} holds samples made with other settings ({lines}). "
+                             f"Use another --out, or rerun with the same settings to resume.")
+        return
+    if shard_paths(out):
+        raise SettingsMismatch(f"{out} has sample shards but no {RUN_FILE}; use another --out")
+    write_atomic(path, json.dumps({"settings": mine}, indent=2) + "\n")
+
+
+def _record(req, k: int, s, settings: SampleSettings) -> dict[str, Any]:
+    return {
+        "qid": req.id, "sample_index": k, "text": s.text, "n_prompt_tokens": s.n_prompt_tokens,
+        "n_tokens": s.n_tokens, "finish_reason": s.finish_reason, "data_source": req.data_source,
+        "model": settings.model,
+        "settings": {"backend": settings.backend, "n": settings.n, "temperature": settings.temperature,
+                     "top_p": settings.top_p, "max_new_tokens": settings.max_new_tokens, "seed": settings.seed,
+                     "prompt_template": settings.prompt_template},
+    }
+
+
+def run_sample(settings: SampleSettings, opts: SampleOptions) -> dict[str, Any]:
+    """Generate the missing samples; return the run's summary (also printed by the CLI)."""
+    from tqdm import tqdm
+
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stale = remove_stale_temp_files(out)
+    skipped: list[str] | None = None if opts.strict else []
+    requests = load_rl_requests(opts.data, settings.instruction, skipped=skipped)
+    for msg in (skipped or [])[:10]:
+        logger.warning("skipped %s", msg)
+    check_settings(out, settings)
+    done = done_question_ids(out)
+    known = {r.id for r in requests}
+    todo = [r for r in requests if r.id not in done]
+    summary: dict[str, Any] = {
+        "out": str(out), "questions": len(requests), "rows_skipped": len(skipped or []),
+        "skip_reasons": (skipped or [])[:10], "already_done": len(known & set(done)),
+        "done_not_in_data": len(set(done) - known), "stale_temp_files_removed": stale,
+        "questions_sampled": 0, "samples_written": 0, "shards_written": 0, "finish_length": 0,
+        "generated_tokens": 0, "seconds": 0.0, "generation_seconds": 0.0,
+    }
+    if not todo:
+        return summary
+    backend_opts: dict[str, Any]
+    if settings.backend == "hf":
+        backend_opts = dict(batch_size=opts.batch_size, device=opts.device, threads=opts.threads)
+    else:
+        backend_opts = dict(tp=opts.tp, gpu_memory_utilization=opts.gpu_memory_utilization,
+                            max_model_len=opts.max_model_len)
+    start = time.perf_counter()
+    backend = load_backend(settings.backend, opts.model_path, **backend_opts)
+    gen_seconds = 0.0
+    bar = tqdm(total=len(todo) * settings.n, unit="sample", disable=not opts.progress, smoothing=0.1,
+               desc=f"sampling {Path(opts.data).name}")
+    try:
+        for i in range(0, len(todo), max(1, opts.shard_size)):
+            chunk = todo[i:i + opts.shard_size]
+            t0 = time.perf_counter()
+            results = backend.generate(chunk, n=settings.n, temperature=settings.temperature,
+                                       top_p=settings.top_p, max_new_tokens=settings.max_new_tokens,
+                                       seed=settings.seed, progress=bar.update)
+            gen_seconds += time.perf_counter() - t0
+            records = [_record(req, k, s, settings) for req, samples in zip(chunk, results)
+                       for k, s in enumerate(samples)]
+            write_shard(out, records)
+            summary["questions_sampled"] += len(chunk)
+            summary["samples_written"] += len(records)
+            summary["shards_written"] += 1
+            summary["finish_length"] += sum(r["finish_reason"] == "length" for r in records)
+            summary["generated_tokens"] += sum(r["n_tokens"] for r in records)
+            bar.set_postfix(tok_s=f"{summary['generated_tokens'] / max(gen_seconds, 1e-9):.0f}")
+    finally:
+        bar.close()
+        backend.close()
+    summary["seconds"] = round(time.perf_counter() - start, 3)
+    summary["generation_seconds"] = round(gen_seconds, 3)
+    return summary
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    s = summary
+    lines = [f"sample -> {s['out']}",
+             f"  questions in data      {s['questions']}  (rows skipped: {s['rows_skipped']})",
+             f"  already sampled        {s['already_done']}",
+             f"  sampled now            {s['questions_sampled']} questions, {s['samples_written']} samples "
+             f"in {s['shards_written']} shard(s)"]
+    if s["samples_written"]:
+        rate = s["samples_written"] / max(s["generation_seconds"], 1e-9)
+        lines.append(f"  truncated (length)     {s['finish_length']} of {s['samples_written']}")
+        lines.append(f"  throughput             {rate:.2f} samples/s, "
+                     f"{s['generated_tokens'] / max(s['generation_seconds'], 1e-9):.0f} tokens/s "
+                     f"(generation {s['generation_seconds']:.1f} s of {s['seconds']:.1f} s)")
+    if s["done_not_in_data"]:
+        lines.append(f"  note: {s['done_not_in_data']} question(s) in the shards are not in the data")
+    for msg in s["skip_reasons"]:
+        lines.append(f"  skipped: {msg}")
+    return "\n".join(lines)
