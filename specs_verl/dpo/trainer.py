@@ -64,6 +64,8 @@ class DPOTrainer:
         self.terms = resolve_losses(self.dpo.loss, self.dpo.get("loss_weights"), self.dpo.sft_weight)
         self.options = LossOptions(beta=float(self.dpo.beta), label_smoothing=float(self.dpo.label_smoothing))
         self.loss_fn = DPOLossFn(self.terms, self.options)
+        self.gf_baseline: dict | None = None  # per-source pair accuracy before training (val_before_train)
+        self._validating_baseline = False
 
         self._build_datasets()
         self.training_client = self._build_worker(self.model_config, self.engine_config, self.optimizer_config)
@@ -305,21 +307,20 @@ class DPOTrainer:
         return metrics
 
     def _preference_gf(self, merged: dict[str, list[dict]]) -> dict[str, float]:
-        """GF from preference accuracy per set (cheap, no generation): gains over the start of training,
-        where the policy is the reference and no pair is preferred yet (accuracy 0)."""
+        """GF from the pair accuracy of each set (cheap, no generation), configured by dpo.gf.*. The baseline
+        is the accuracy at the start (0: the policy is the reference), or the validation before training."""
         gf_cfg = self.dpo.get("gf") or {}
         id_sources, ood_sources = list(gf_cfg.get("id_sources") or []), list(gf_cfg.get("ood_sources") or [])
         if not id_sources or not ood_sources:
             return {}
-        from specs_verl.metrics import generalization_factor
+        from specs_verl.metrics import preference_gf
 
-        def accuracy(sources):
-            items = [i for s in sources for i in merged.get(s, [])]
-            return sum(i["rewards/accuracies"] for i in items) / len(items) if items else float("nan")
-
-        g_id, g_ood = accuracy(id_sources), accuracy(ood_sources)
-        return {"val/gf/g_id": g_id, "val/gf/g_ood": g_ood,
-                "val/gf/gf": generalization_factor(g_id, g_ood, beta=float(gf_cfg.get("beta", 2.0)))}
+        accuracies = {s: sum(i["rewards/accuracies"] for i in items) / len(items) for s, items in merged.items()}
+        if self._validating_baseline:
+            self.gf_baseline = accuracies
+        result = preference_gf(accuracies, id_sources, ood_sources, baseline=self.gf_baseline or 0.0,
+                               beta=float(gf_cfg.get("beta", 2.0)))
+        return result.to_metrics("val/gf")
 
     # ------------------------------------------------------------------ training
     def fit(self):
@@ -334,7 +335,9 @@ class DPOTrainer:
                     if is_logging else None)
         self._prepare_reference()
         if self.val_dataset is not None and cfg.get("val_before_train", False) and self.start_step == 0:
+            self._validating_baseline = True
             val = self.validate()
+            self._validating_baseline = False
             if tracking:
                 tracking.log(data=val, step=0)
 
