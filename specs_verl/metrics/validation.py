@@ -15,6 +15,7 @@ Pure Python: strings and numbers in, numbers out.
 
 from __future__ import annotations
 
+import numbers
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ def validation_scores(val_metrics: Mapping[str, float]) -> dict[tuple[str, str],
     best: dict[tuple[str, str], tuple[int, float]] = {}
     for key, value in val_metrics.items():
         m = _MEAN_KEY.match(key)
-        if not m or "/" not in m["rest"]:
+        if not m or "/" not in m["rest"] or not isinstance(value, numbers.Real):  # a log may hold null for NaN
             continue
         source, var = m["rest"].rsplit("/", 1)
         if source == "specs":  # our own derived metrics
