@@ -22,7 +22,8 @@ from verl.experimental.reward_loop.reward_manager.naive import NaiveRewardManage
 from verl.workers.reward_manager import register as register_legacy
 from verl.workers.reward_manager.naive import NaiveRewardManager as LegacyNaiveRewardManager
 
-from specs_verl.reward import compute_score, resolve_options
+from specs_verl.reward import compute_score as specs_compute_score
+from specs_verl.reward import resolve_options
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class SpecsRewardManager(NaiveRewardManager):
         if custom.get("path"):
             logger.warning("specs reward manager: reward.custom_reward_function.path=%s is ignored; the specs "
                            "manager always scores with specs_verl.reward.compute_score", custom.get("path"))
-        self.compute_score = functools.partial(compute_score, **self.options)
+        self.compute_score = functools.partial(specs_compute_score, **self.options)
         self.is_async_reward_score = False
 
 
@@ -70,5 +71,5 @@ class SpecsLegacyRewardManager(LegacyNaiveRewardManager):
         super().__init__(tokenizer=tokenizer, num_examine=num_examine, compute_score=None,
                          reward_fn_key=reward_fn_key, **timeout)
         self.options = resolve_options(reward_kwargs)
-        self.compute_score = functools.partial(compute_score, **self.options)
+        self.compute_score = functools.partial(specs_compute_score, **self.options)
 
