@@ -14,6 +14,7 @@ import logging
 import sys
 
 from specs_verl.generation import RLDataError
+from specs_verl.surface_form import POLLUTION_RULES
 
 
 def _add_sample(sub) -> None:
@@ -65,6 +66,9 @@ def _add_pair(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for pollution rules and shuffles (default 0)")
     p.add_argument("--chosen-form", choices=["format", "structure", "style"], default="format",
                    help="the scorer level a chosen sample must reach before the supplement (default format)")
+    p.add_argument("--pollution-rules", default=",".join(POLLUTION_RULES),
+                   help="comma-separated rules drawn from at random for each rejected sample (default: all five: "
+                        + ", ".join(POLLUTION_RULES) + ")")
     p.add_argument("--prompt-template", default="specs",
                    help="the instruction the samples were generated with (as for `sample`; default specs)")
     p.add_argument("--grade-time-limit", type=float, default=5.0, help="seconds per answer grading (default 5)")
@@ -126,7 +130,8 @@ def _pair(args) -> None:
     else:
         judge_opts = None
     cfg = PairConfig(mode=args.mode, pairs_per_question=args.pairs_per_question, seed=args.seed,
-                     chosen_form=args.chosen_form, time_limit=args.grade_time_limit)
+                     chosen_form=args.chosen_form, time_limit=args.grade_time_limit,
+                     pollution_rules=tuple(r.strip() for r in args.pollution_rules.split(",") if r.strip()))
     opts = PairOptions(chosen=args.chosen, rejected=args.rejected, data=args.data, out=args.out, report=args.report,
                        prompt_template=args.prompt_template, judge=args.judge, judge_opts=judge_opts,
                        judge_template=args.judge_prompt, judge_cache=args.judge_cache, strict=args.strict,

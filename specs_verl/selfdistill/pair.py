@@ -19,7 +19,7 @@ from .judge import JudgeItem, load_judge
 from .pairing import PairConfig, build_pairs, question_text
 from .pairs_file import write_pairs
 from .report import build_report, format_table
-from .samples_io import SampleFileError, read_samples, write_atomic
+from .samples_io import RUN_FILE, SampleFileError, read_samples, write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,21 @@ class PairInputError(ValueError):
     """Bad input in strict mode (the message names the file and the line or row)."""
 
 
+def template_warnings(sources: list[str], template: str, instruction: str | None) -> list[str]:
+    """Sample directories written by `sample` record their instruction; the pairs' prompts must carry the same."""
+    warnings = []
+    for src in sources:
+        run = Path(src) / RUN_FILE
+        if not run.is_file():
+            continue
+        settings = json.loads(run.read_text()).get("settings", {})
+        if settings.get("instruction") != instruction:
+            warnings.append(f"{src} was sampled with --prompt-template {settings.get('prompt_template')!r} but pair "
+                            f"uses {template!r}: the pairs' prompts would differ from the prompts the samples "
+                            f"answered (pass the same --prompt-template)")
+    return warnings
+
+
 def run_pair(cfg: PairConfig, opts: PairOptions) -> dict[str, Any]:
     """Build and write the pairs; return the report (also written as JSON)."""
     from tqdm import tqdm
@@ -52,7 +67,11 @@ def run_pair(cfg: PairConfig, opts: PairOptions) -> dict[str, Any]:
     out = Path(opts.out)
     report_path = Path(opts.report) if opts.report else out.with_name("report.json")
     bad_rows: list[str] | None = None if opts.strict else []
-    questions = load_rl_requests(opts.data, load_instruction(opts.prompt_template), skipped=bad_rows)
+    instruction = load_instruction(opts.prompt_template)
+    warnings = template_warnings(list(opts.chosen) + list(opts.rejected), opts.prompt_template, instruction)
+    for w in warnings:
+        logger.warning(w)
+    questions = load_rl_requests(opts.data, instruction, skipped=bad_rows)
     problems: dict[str, list[str]] = {"chosen": [], "rejected": []}
     try:
         chosen = read_samples(opts.chosen, strict=opts.strict, problems=problems["chosen"])
@@ -60,11 +79,12 @@ def run_pair(cfg: PairConfig, opts: PairOptions) -> dict[str, Any]:
     except SampleFileError as e:
         raise PairInputError(str(e)) from None
     known = {q.id for q in questions}
-    unknown = {side: sorted({s.where for qid, ss in pool.items() if qid not in known for s in ss})
+    unknown = {side: [f"{s.where}: question id {qid!r} is not in the data" for qid, ss in pool.items()
+                      if qid not in known for s in ss]
                for side, pool in (("chosen", chosen), ("rejected", rejected))}
     if opts.strict and (unknown["chosen"] or unknown["rejected"]):
         first = (unknown["chosen"] or unknown["rejected"])[0]
-        raise PairInputError(f"{first}: question id not in {opts.data}")
+        raise PairInputError(f"{first} ({opts.data})")
     t_read = time.perf_counter()
 
     judge = None
@@ -96,6 +116,7 @@ def run_pair(cfg: PairConfig, opts: PairOptions) -> dict[str, Any]:
 
     report = build_report(
         stats, pairs,
+        warnings=warnings,
         settings={**asdict(cfg), "prompt_template": opts.prompt_template, "judge": opts.judge,
                   "judge_template": opts.judge_template if judge else None},
         inputs={"data": str(opts.data), "chosen": [str(c) for c in opts.chosen],
@@ -120,7 +141,7 @@ def run_pair(cfg: PairConfig, opts: PairOptions) -> dict[str, Any]:
 
 def format_pair_summary(report: dict[str, Any]) -> str:
     p = report["problems"]
-    lines = [format_table(report), ""]
+    lines = [format_table(report), ""] + [f"warning: {w}" for w in report["warnings"]]
     for what, n in (("data rows skipped", p["rows_skipped"]),
                     ("malformed sample lines skipped", sum(p["malformed_lines"].values())),
                     ("samples whose question is not in the data", sum(p["samples_unknown_question"].values()))):

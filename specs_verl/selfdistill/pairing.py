@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from specs_verl.generation import Request
 from specs_verl.grading import InvalidGroundTruth, grade, ground_truths
@@ -58,6 +58,7 @@ class PairConfig:
     seed: int = 0
     chosen_form: str = "format"  # format | structure | style: the level a chosen sample must reach
     time_limit: float = 5.0  # seconds per grading call
+    pollution_rules: tuple[str, ...] = POLLUTION_RULES  # drawn from uniformly (the paper: all five)
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -66,6 +67,10 @@ class PairConfig:
             raise ValueError(f"chosen_form must be one of {FORM_LEVELS}, got {self.chosen_form!r}")
         if self.pairs_per_question < 1:
             raise ValueError("pairs_per_question must be >= 1")
+        self.pollution_rules = tuple(self.pollution_rules)
+        unknown = sorted(set(self.pollution_rules) - set(POLLUTION_RULES))
+        if unknown or not self.pollution_rules:
+            raise ValueError(f"pollution rules must be a non-empty subset of {POLLUTION_RULES}, got {unknown or '()'}")
 
 
 @dataclass
@@ -124,12 +129,13 @@ def _first_stage(work: _Work, chosen: Sequence[SampleRecord], rejected: Sequence
     """Grade, check and pollute (everything but the judge and the supplement)."""
     q, src = work.question, source_of(work.question)
     want_correct = cfg.mode == "decoupled"
+    stats.add(src, "chosen_samples", len(chosen))
+    stats.add(src, "rejected_samples", len(rejected))
     try:
         ground_truths(q.ground_truth)
     except InvalidGroundTruth:
         work.reason = "no_ground_truth"
         return
-    stats.add(src, "chosen_samples", len(chosen))
     correct = form_ok = 0
     for s in chosen:
         g = grade(s.text, q.ground_truth, time_limit=cfg.time_limit)
@@ -142,13 +148,12 @@ def _first_stage(work: _Work, chosen: Sequence[SampleRecord], rejected: Sequence
     stats.add(src, "chosen_correct", correct)
     stats.add(src, "chosen_form_ok", form_ok)
 
-    stats.add(src, "rejected_samples", len(rejected))
     selected = 0
     for s in rejected:
         if grade(s.text, q.ground_truth, time_limit=cfg.time_limit).correct != want_correct:
             continue
         selected += 1
-        rule = work.rng.choice(POLLUTION_RULES)
+        rule = work.rng.choice(cfg.pollution_rules)
         polluted = pollute(s.text, rule)
         if check(polluted).format_ok:
             stats.add(src, "rejected_pollution_kept_format")

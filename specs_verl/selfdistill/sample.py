@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from specs_verl.generation import load_backend, load_instruction, load_rl_requests
+from specs_verl.generation import load_backend, load_rl_requests
 
 from .samples_io import RUN_FILE, done_question_ids, remove_stale_temp_files, shard_paths, write_atomic, write_shard
 

@@ -2,8 +2,9 @@
 
 Concurrent requests (a thread pool), a timeout per request, retries with exponential backoff and jitter on
 connection errors, timeouts, HTTP 408/409/425/429/5xx and malformed bodies (honouring `Retry-After`), and a
-circuit breaker: an endpoint that fails `max_consecutive_failures` requests in a row (after their retries), or
-answers 401/403/404, stops the run with `JudgeUnavailable` instead of failing every remaining item slowly.
+circuit breaker: an endpoint that fails `max_consecutive_failures` requests in a row (after their retries),
+that cannot be connected to for any request of a batch, or that answers 401/403/404, stops the run with
+`JudgeUnavailable` instead of failing every remaining item slowly.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class JudgeRequestError(RuntimeError):
 
 
 class _Retryable(Exception):
-    pass
+    """args: (message, Retry-After header or None, whether the endpoint could not be reached at all)."""
 
 
 def chat_url(url: str) -> str:
@@ -63,7 +64,8 @@ class OpenAIChatTransport:
             raise ValueError("the openai judge needs --judge-url and --judge-model")
         self.url = chat_url(url)
         self.model = model
-        self.judge_id = f"openai:{self.url}:{model}:t={temperature}:max={max_tokens}"
+        # the cache key: the same model answers the same prompt alike wherever it is served
+        self.judge_id = f"openai:{model}:t={temperature}:max={max_tokens}"
         self.api_key = os.environ.get(api_key_env) if api_key_env else None
         self.concurrency = max(1, int(concurrency))
         self.timeout = float(timeout)
@@ -76,6 +78,8 @@ class OpenAIChatTransport:
         self.stats = {"requests": 0, "attempts": 0, "retries": 0, "failed": 0}
         self._lock = threading.Lock()
         self._consecutive = 0
+        self._unreachable = 0  # requests in a row that never reached the endpoint
+        self._batch_size = 0
         self._abort: str | None = None
 
     # -------------------------------------------------------------------------------------------- one call
@@ -95,17 +99,17 @@ class OpenAIChatTransport:
                 raise JudgeUnavailable(f"judge endpoint {self.url} answered HTTP {e.code} for model "
                                        f"{self.model!r}: {detail}") from None
             if e.code in RETRY_STATUS:
-                raise _Retryable(f"HTTP {e.code}", e.headers.get("Retry-After")) from None
+                raise _Retryable(f"HTTP {e.code}", e.headers.get("Retry-After"), False) from None
             raise JudgeRequestError(f"HTTP {e.code}: {detail}") from None
         except (urllib.error.URLError, http.client.HTTPException, OSError) as e:  # refused, reset, timed out
             reason = getattr(e, "reason", e)
-            raise _Retryable(f"{type(reason).__name__}: {reason}", None) from None
+            raise _Retryable(f"{type(reason).__name__}: {reason}", None, isinstance(e, urllib.error.URLError)) from None
         try:
             content = json.loads(raw)["choices"][0]["message"]["content"]
             if not isinstance(content, str):
                 raise TypeError("content is not a string")
         except (ValueError, KeyError, IndexError, TypeError) as e:
-            raise _Retryable(f"malformed response body ({type(e).__name__}): {raw[:120]!r}", None) from None
+            raise _Retryable(f"malformed response body ({type(e).__name__}): {raw[:120]!r}", None, False) from None
         return content
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
@@ -118,7 +122,7 @@ class OpenAIChatTransport:
         return base * (0.5 + random.random() / 2)
 
     def _one(self, prompt: str) -> str | JudgeRequestError:
-        last = "no attempt"
+        last, unreachable = "no attempt", False
         with self._lock:
             self.stats["requests"] += 1
         for attempt in range(self.retries + 1):
@@ -131,7 +135,7 @@ class OpenAIChatTransport:
             try:
                 text = self._post(prompt)
             except _Retryable as e:
-                last = e.args[0]
+                last, unreachable = e.args[0], e.args[2]
                 if attempt < self.retries:
                     time.sleep(self._delay(attempt, e.args[1]))
                 continue
@@ -142,17 +146,23 @@ class OpenAIChatTransport:
                 self._abort = str(e)
                 return JudgeRequestError(str(e))
             with self._lock:
-                self._consecutive = 0
+                self._consecutive = self._unreachable = 0
             return text
         msg = f"{last} (after {self.retries + 1} attempts)"
-        self._failed(msg)
+        self._failed(msg, unreachable)
         return JudgeRequestError(msg)
 
-    def _failed(self, msg: str) -> None:
+    def _failed(self, msg: str, unreachable: bool = False) -> None:
         with self._lock:
             self.stats["failed"] += 1
             self._consecutive += 1
-            if self._consecutive >= self.max_consecutive_failures and self._abort is None:
+            self._unreachable = self._unreachable + 1 if unreachable else 0
+            if self._abort is not None:
+                return
+            if self._unreachable >= min(self.max_consecutive_failures, self._batch_size):
+                self._abort = (f"cannot reach the judge endpoint {self.url} ({self._unreachable} requests in a "
+                               f"row); last error: {msg}")
+            elif self._consecutive >= self.max_consecutive_failures:
                 self._abort = (f"judge endpoint {self.url} failed {self._consecutive} requests in a row; "
                                f"last error: {msg}")
 
@@ -162,6 +172,7 @@ class OpenAIChatTransport:
         """One reply (str) or JudgeRequestError per prompt; `on_result(i, reply)` runs as each one arrives.
         Raises JudgeUnavailable when the endpoint is unusable (replies received before that were reported)."""
         results: list = [None] * len(prompts)
+        self._batch_size = max(1, len(prompts))
 
         def work(i: int) -> None:
             results[i] = self._one(prompts[i])
