@@ -200,5 +200,14 @@ def main(argv=None) -> int:
     return 0
 
 
+def cli() -> int:
+    """`main` with a one-line message instead of a traceback for what a user can fix (a path, a name, an extra)."""
+    try:
+        return main()
+    except (FileNotFoundError, ValueError, KeyError, ImportError) as e:
+        print(f"error: {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli())

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import subprocess
 
 from specs_verl.reward import compute_score
 from specs_verl.tiny.model import make_tiny_model
@@ -60,3 +61,17 @@ def test_end_to_end_on_cpu(tmp_path, tiny_model_dir, tiny_data_dir):
     again = run_cmd(cmd, env, REPO, timeout=300).stdout
     assert again.count("(reused)") == 3 and "generate base" not in again
     assert list(csv.DictReader((out / "gf.csv").open())) == rows
+
+
+def test_user_errors_are_one_line(tmp_path, tiny_model_dir, tiny_data_dir):
+    base = [PYTHON, "-m", "specs_verl.evaluate", "--base", str(tiny_model_dir), "--checkpoints", str(tiny_model_dir),
+            "--id", str(tiny_data_dir / "rl_val_id.parquet"), "--out", str(tmp_path / "o")]
+    cases = [
+        (["--ood", str(tmp_path / "missing.parquet")], "missing.parquet: no such file"),
+        (["--ood", str(tiny_data_dir / "rl_val_ood_choice.parquet"), "--backend", "vllm", "--limit", "1"],
+         "needs vLLM"),
+    ]
+    for extra, message in cases:
+        proc = subprocess.run(base + extra, env=cpu_subprocess_env(tmp_path), cwd=REPO, capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr

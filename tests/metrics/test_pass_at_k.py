@@ -27,7 +27,8 @@ def test_bounds_and_monotone_in_k(nck):
     n, c, k = nck
     p = pass_at_k(n, c, k)
     assert 0.0 <= p <= 1.0
-    assert p == pytest.approx(c / n) if k == 1 else True
+    if k == 1:
+        assert p == pytest.approx(c / n)
     if k < n:
         assert pass_at_k(n, c, k + 1) >= p - 1e-12
 
