@@ -4,7 +4,7 @@ Interface
 ---------
     from specs_verl.generation import load_backend, load_rl_requests
 
-    requests = load_rl_requests("rl_val.parquet", instruction=load_instruction("specs"))
+    requests = load_rl_requests("rl_val.parquet", instruction=load_instruction("specs"))  # or iter_rl_requests
     backend = load_backend("hf", "path/to/model", batch_size=8)      # or load_backend("vllm", path, tp=2)
     samples = backend.generate(requests, n=4, temperature=1.0, top_p=1.0, max_new_tokens=1024, seed=0)
     samples[i][k].text                    # k-th response to requests[i]
@@ -25,7 +25,8 @@ Interface
 - Samples are reproducible: the `hf` backend draws sample k of request r from a generator seeded with
   (seed, r.id, k) (independent of batch composition and of how a resumed run was split), the `vllm` backend
   seeds each request with (seed, r.id). Both render prompts with the model's own chat template, and both
-  ban vision placeholder tokens and ids past the tokenizer's vocabulary from the output.
+  ban vision placeholder tokens from the output (the `hf` backend also bans the padded ids past the
+  tokenizer's vocabulary, which only a random-weight model samples).
 
 Backends: `hf` (transformers, batched with left padding, CPU or one GPU) and `vllm` (offline `LLM.generate`,
 tensor parallel, multimodal; vLLM is imported only when this backend is loaded).
@@ -38,7 +39,7 @@ from typing import Any
 
 from .prompt import apply_instruction, load_instruction
 from .request import Request, Sample, as_pil
-from .rl_data import RLDataError, load_rl_requests, question_id
+from .rl_data import RLDataError, count_rows, iter_rl_requests, load_rl_requests, question_id
 
 BACKENDS = ("hf", "vllm")
 
@@ -57,5 +58,5 @@ def load_backend(name: str, model_path: str | os.PathLike, **opts: Any):
     raise ValueError(f"unknown generation backend {name!r}; choose one of {', '.join(BACKENDS)}")
 
 
-__all__ = ["BACKENDS", "Request", "Sample", "RLDataError", "apply_instruction", "as_pil", "load_backend",
-           "load_instruction", "load_rl_requests", "question_id"]
+__all__ = ["BACKENDS", "Request", "Sample", "RLDataError", "apply_instruction", "as_pil", "count_rows",
+           "iter_rl_requests", "load_backend", "load_instruction", "load_rl_requests", "question_id"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .prompt import apply_instruction
 from .request import IMAGE_PLACEHOLDER, Request
@@ -82,9 +82,10 @@ def row_to_request(row: dict[str, Any], row_index: int, stem: str, instruction: 
     )
 
 
-def load_rl_requests(path: str | os.PathLike, instruction: str | None = None, *, skipped: list[str] | None = None,
-                     check_images: bool = True) -> list[Request]:
-    """Read a verl RL parquet file into Requests, in file order.
+def iter_rl_requests(path: str | os.PathLike, instruction: str | None = None, *, skipped: list[str] | None = None,
+                     check_images: bool = True, batch_rows: int = 256) -> Iterator[Request]:
+    """Stream a verl RL parquet file as Requests, in file order, reading `batch_rows` rows at a time (a large
+    image dataset is never held in memory whole).
 
     `instruction`: format instruction applied to the last user message (see `prompt.apply_instruction`).
     Unusable rows raise `RLDataError` naming the file and row; pass a list as `skipped` to skip them instead
@@ -95,22 +96,35 @@ def load_rl_requests(path: str | os.PathLike, instruction: str | None = None, *,
     path = Path(path)
     if not path.exists():
         raise RLDataError(f"{path}: no such file")
-    table = pq.read_table(path)
-    if "prompt" not in table.column_names:
-        raise RLDataError(f"{path}: no 'prompt' column (columns: {table.column_names}); is this a verl RL file?")
-    requests: list[Request] = []
+    pf = pq.ParquetFile(path)
+    if "prompt" not in pf.schema_arrow.names:
+        raise RLDataError(f"{path}: no 'prompt' column (columns: {pf.schema_arrow.names}); is this a verl RL file?")
     seen: dict[str, int] = {}
-    for i, row in enumerate(table.to_pylist()):
-        try:
-            req = row_to_request(row, i, path.stem, instruction, check_images)
-        except ValueError as e:
-            msg = f"{path}: row {i}: {e}"
-            if skipped is None:
-                raise RLDataError(msg) from e
-            skipped.append(msg)
-            continue
-        if req.id in seen:
-            raise RLDataError(f"{path}: row {i}: question id {req.id!r} already used by row {seen[req.id]}")
-        seen[req.id] = i
-        requests.append(req)
-    return requests
+    i = -1
+    for batch in pf.iter_batches(batch_size=batch_rows):
+        for row in batch.to_pylist():
+            i += 1
+            try:
+                req = row_to_request(row, i, path.stem, instruction, check_images)
+            except ValueError as e:
+                msg = f"{path}: row {i}: {e}"
+                if skipped is None:
+                    raise RLDataError(msg) from e
+                skipped.append(msg)
+                continue
+            if req.id in seen:
+                raise RLDataError(f"{path}: row {i}: question id {req.id!r} already used by row {seen[req.id]}")
+            seen[req.id] = i
+            yield req
+
+
+def count_rows(path: str | os.PathLike) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def load_rl_requests(path: str | os.PathLike, instruction: str | None = None, *, skipped: list[str] | None = None,
+                     check_images: bool = True) -> list[Request]:
+    """All Requests of a verl RL parquet file (see `iter_rl_requests` for the checks and `skipped`)."""
+    return list(iter_rl_requests(path, instruction, skipped=skipped, check_images=check_images))

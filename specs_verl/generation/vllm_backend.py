@@ -110,10 +110,9 @@ class VLLMBackend:
         self._sampling_cls = vllm.SamplingParams
         from transformers import AutoConfig
 
-        config = AutoConfig.from_pretrained(model_path)
-        text_config = getattr(config, "text_config", config)
-        self.suppress_ids = suppressed_token_ids(self.renderer.tokenizer, config,
-                                                 getattr(text_config, "vocab_size", None))
+        # vision placeholders only: a logit_bias entry per padded vocabulary id would cost vLLM a dict of
+        # hundreds of entries per request, for ids a trained model never samples
+        self.suppress_ids = suppressed_token_ids(self.renderer.tokenizer, AutoConfig.from_pretrained(model_path))
 
     def generate(self, requests: Sequence[Request], n: int = 1, temperature: float = 1.0, top_p: float = 1.0,
                  max_new_tokens: int = 512, seed: int = 0, *, logprobs: bool = False,

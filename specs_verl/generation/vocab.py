@@ -1,9 +1,9 @@
 """Token ids a backend must never sample, whatever the weights say.
 
 A random-weight (or undertrained) VLM happily emits `<|image_pad|>`; one such token in a response breaks
-verl's M-RoPE position ids for that sequence and shows up as garbage in the text. Ids past the tokenizer's
-vocabulary (the embedding matrix is padded to a multiple of 64 or 128) decode to nothing. Both backends ban
-the same set, so they produce the same kind of text.
+verl's M-RoPE position ids for that sequence and shows up as garbage in the text. Both backends ban them.
+Ids past the tokenizer's vocabulary (the embedding matrix is padded to a multiple of 64 or 128) decode to
+nothing; only a random-weight model samples them, and the `hf` backend bans them too (pass `vocab_size`).
 """
 
 from __future__ import annotations

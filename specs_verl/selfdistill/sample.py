@@ -7,6 +7,7 @@ shard, so a crash loses at most the shard in flight; a rerun with other settings
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -14,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from specs_verl.generation import load_backend, load_rl_requests
+from specs_verl.generation import iter_rl_requests, load_backend
 
 from .samples_io import RUN_FILE, done_question_ids, remove_stale_temp_files, shard_paths, write_atomic, write_shard
 
@@ -101,25 +102,27 @@ def run_sample(settings: SampleSettings, opts: SampleOptions) -> dict[str, Any]:
     """Generate the missing samples; return the run's summary (also printed by the CLI)."""
     from tqdm import tqdm
 
+    begin = time.perf_counter()
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     stale = remove_stale_temp_files(out)
     skipped: list[str] | None = None if opts.strict else []
-    requests = load_rl_requests(opts.data, settings.instruction, skipped=skipped)
+    # a first pass checks every row (and finds the ids) without keeping any image; the second streams
+    known = {r.id for r in iter_rl_requests(opts.data, settings.instruction, skipped=skipped)}
     for msg in (skipped or [])[:10]:
         logger.warning("skipped %s", msg)
     check_settings(out, settings)
     done = done_question_ids(out)
-    known = {r.id for r in requests}
-    todo = [r for r in requests if r.id not in done]
+    n_todo = len(known - set(done))
     summary: dict[str, Any] = {
-        "out": str(out), "questions": len(requests), "rows_skipped": len(skipped or []),
+        "out": str(out), "questions": len(known), "rows_skipped": len(skipped or []),
         "skip_reasons": (skipped or [])[:10], "already_done": len(known & set(done)),
         "done_not_in_data": len(set(done) - known), "stale_temp_files_removed": stale,
         "questions_sampled": 0, "samples_written": 0, "shards_written": 0, "finish_length": 0,
-        "generated_tokens": 0, "seconds": 0.0, "generation_seconds": 0.0,
+        "generated_tokens": 0, "seconds": 0.0, "load_seconds": 0.0, "generation_seconds": 0.0,
     }
-    if not todo:
+    if not n_todo:
+        summary["seconds"] = round(time.perf_counter() - begin, 3)
         return summary
     backend_opts: dict[str, Any]
     if settings.backend == "hf":
@@ -129,12 +132,13 @@ def run_sample(settings: SampleSettings, opts: SampleOptions) -> dict[str, Any]:
                             max_model_len=opts.max_model_len)
     start = time.perf_counter()
     backend = load_backend(settings.backend, opts.model_path, **backend_opts)
+    summary["load_seconds"] = round(time.perf_counter() - start, 3)  # model loading
     gen_seconds = 0.0
-    bar = tqdm(total=len(todo) * settings.n, unit="sample", disable=not opts.progress, smoothing=0.1,
+    bar = tqdm(total=n_todo * settings.n, unit="sample", disable=not opts.progress, smoothing=0.1,
                desc=f"sampling {Path(opts.data).name}")
+    todo = (r for r in iter_rl_requests(opts.data, settings.instruction, skipped=[]) if r.id not in done)
     try:
-        for i in range(0, len(todo), max(1, opts.shard_size)):
-            chunk = todo[i:i + opts.shard_size]
+        while chunk := list(itertools.islice(todo, max(1, opts.shard_size))):
             t0 = time.perf_counter()
             results = backend.generate(chunk, n=settings.n, temperature=settings.temperature,
                                        top_p=settings.top_p, max_new_tokens=settings.max_new_tokens,
@@ -152,7 +156,7 @@ def run_sample(settings: SampleSettings, opts: SampleOptions) -> dict[str, Any]:
     finally:
         bar.close()
         backend.close()
-    summary["seconds"] = round(time.perf_counter() - start, 3)
+    summary["seconds"] = round(time.perf_counter() - begin, 3)
     summary["generation_seconds"] = round(gen_seconds, 3)
     return summary
 

@@ -60,3 +60,17 @@ def test_completion_to_sample():
 def test_clear_error_without_vllm(tiny_model_dir):
     with pytest.raises(ImportError, match=r"needs vLLM.*specs-verl\[gpu\].*--backend hf"):
         load_backend("vllm", tiny_model_dir)
+
+
+def test_banned_ids(tiny_model_dir):
+    from transformers import AutoConfig
+
+    from specs_verl.generation.vocab import suppressed_token_ids
+
+    renderer = PromptRenderer(tiny_model_dir)
+    vision = suppressed_token_ids(renderer.tokenizer, AutoConfig.from_pretrained(tiny_model_dir))
+    names = renderer.tokenizer.convert_ids_to_tokens(vision)
+    assert sorted(names) == sorted(["<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>",
+                                    "<|video_pad|>"])
+    padded = suppressed_token_ids(renderer.tokenizer, None, vocab_size=len(renderer.tokenizer) + 3)
+    assert padded[-3:] == [len(renderer.tokenizer) + i for i in range(3)]
