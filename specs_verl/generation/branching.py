@@ -15,6 +15,6 @@ def set_size_from_logprobs(logprobs: Iterable[float], top_p: float, cap: int) ->
     mass = 0.0
     for k, lp in enumerate(sorted(logprobs, reverse=True)[:cap], start=1):
         mass += math.exp(lp)
-        if mass >= top_p:
+        if mass >= top_p - 1e-6:  # float rounding must not cost a token (as `metrics.branching`)
             return k
     return cap + 1

@@ -13,10 +13,14 @@ import torch
 from transformers import LogitsProcessor
 
 
+# A distribution that reaches top_p only up to float rounding needs no extra token (as `metrics.branching`).
+_TOL = 1e-6
+
+
 def top_p_set_size(sorted_probs: torch.Tensor, top_p: float) -> torch.Tensor:
     """Size of the smallest set of most likely tokens whose mass reaches `top_p` ([B, V] sorted desc -> [B])."""
     mass_before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs
-    return (mass_before < top_p).sum(dim=-1).clamp(min=1)
+    return (mass_before < top_p - _TOL).sum(dim=-1).clamp(min=1)
 
 
 class SeededSampler(LogitsProcessor):

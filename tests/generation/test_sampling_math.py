@@ -47,3 +47,18 @@ def test_sampler_top_p_and_greedy():
     assert {int(nucleus(None, scores.clone()).argmax()) for _ in range(200)} == {0, 1}
     greedy = SeededSampler([0], temperature=0.0, top_p=1.0, suppress_ids=[0])
     assert int(greedy(None, scores.clone()).argmax()) == 1
+
+
+def test_set_sizes_agree_with_the_gf_metric():
+    import numpy as np
+
+    from specs_verl.metrics.branching import top_p_set_sizes
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.full(50, 0.3), size=64)
+    probs[0] = np.full(50, 1 / 50)  # mass reaching top_p only up to rounding
+    for top_p in (0.5, 0.9, 0.95, 1.0):
+        ours = top_p_set_size(torch.tensor(probs).sort(dim=-1, descending=True).values, top_p)
+        assert ours.tolist() == top_p_set_sizes(probs, top_p).tolist()
+        from_logprobs = [set_size_from_logprobs(np.log(row).tolist(), top_p, cap=50) for row in probs]
+        assert from_logprobs == top_p_set_sizes(probs, top_p).tolist()
