@@ -39,7 +39,9 @@ SFT_CPU = (
     "trainer.logger=[console]",
 )
 
-# verl's main_ppo (GRPO) with the `hf` rollout.
+# verl's main_ppo (GRPO) with the `hf` rollout. The same settings as the preset specs_verl/config/grpo_cpu.yaml
+# (`--config-path=pkg://specs_verl.config --config-name=grpo_cpu`, which also sets algorithm.adv_estimator=grpo);
+# tests/rollout/test_preset.py keeps the two in step.
 GRPO_CPU = (
     "trainer.device=cpu",
     "actor_rollout_ref.rollout.name=hf",
@@ -56,6 +58,11 @@ GRPO_CPU = (
     "actor_rollout_ref.ref.fsdp_config.use_torch_compile=False",
     "actor_rollout_ref.rollout.tensor_model_parallel_size=1",
     "actor_rollout_ref.rollout.agent.num_workers=1",
+    # float32 on both sides: on CPU bf16 saves nothing, and rollout and actor log-probs then agree to ~1e-6
+    # (verl's FSDP engine computes in bf16 unless told; reduce and buffer dtypes already default to fp32)
+    "+actor_rollout_ref.actor.fsdp_config.mixed_precision.param_dtype=fp32",
+    "+actor_rollout_ref.ref.fsdp_config.mixed_precision.param_dtype=fp32",
+    "actor_rollout_ref.rollout.dtype=float32",
     "data.dataloader_num_workers=0",
     "reward.num_workers=1",
     "trainer.n_gpus_per_node=1",
