@@ -173,7 +173,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"  truncated (length)     {s['finish_length']} of {s['samples_written']}")
         lines.append(f"  throughput             {rate:.2f} samples/s, "
                      f"{s['generated_tokens'] / max(s['generation_seconds'], 1e-9):.0f} tokens/s "
-                     f"(generation {s['generation_seconds']:.1f} s of {s['seconds']:.1f} s)")
+                     f"(generation {s['generation_seconds']:.1f} s, model load {s['load_seconds']:.1f} s, "
+                     f"{s['seconds']:.1f} s in all)")
     if s["done_not_in_data"]:
         lines.append(f"  note: {s['done_not_in_data']} question(s) in the shards are not in the data")
     for msg in s["skip_reasons"]:
