@@ -5,6 +5,8 @@ else the tail after an unclosed `<answer>` (a truncated rollout), else the last 
 the response. The tags are found by the same linear parse as the format check (`surface_form.parse`).
 
 Grading, first success wins (`GradeResult.method` says which):
+0. `number`: both sides are plain numbers (`137`, `-2.50`) and equal as exact rationals; integers that differ
+   are settled as wrong here too. Math-verify reaches the same verdicts, after milliseconds in its LaTeX parser.
 1. `math_verify`: symbolic equivalence (the grader of MM-EUREKA, which SPECS built on);
 2. `mathruler`: the normalise-then-sympy grader of verl's geo3k and EasyR1;
 3. `choice`: the ground truth is an option letter, the answer names that letter as a standalone capital and
@@ -26,6 +28,7 @@ import math
 import re
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from math_verify import parse as mv_parse
@@ -60,7 +63,7 @@ class InvalidGroundTruth(ValueError):
 class GradeResult:
     correct: bool
     extracted: str | None  # the final answer as read from the response (None: nothing to read)
-    method: str  # math_verify | mathruler | choice | string when correct; no_match | no_answer otherwise
+    method: str  # number | math_verify | mathruler | choice | string when correct; no_match | no_answer otherwise
     timed_out: bool = False  # a symbolic grader ran out of time (the result is from the other graders)
 
 
@@ -161,6 +164,27 @@ def _mathruler(pred: str, golds: list[str]) -> bool:
     return any(mathruler_grade(pred, gold) for gold in golds)
 
 
+_PLAIN_NUMBER = re.compile(r"[-+]?(?:\d{1,100}(?:\.\d{0,100})?|\.\d{1,100})")
+_INTEGER = re.compile(r"[-+]?\d{1,100}")
+
+
+def _plain_number_verdict(pred: str, golds: list[str]) -> bool | None:
+    """Settle plain numbers without a LaTeX parser (math-verify spends milliseconds parsing "137").
+
+    True when the answer equals a ground truth as an exact rational; False when all are integers and none is
+    equal (math-verify compares integers exactly too); None otherwise (decimals that differ: math-verify's
+    rounding decides).
+    """
+    if not _PLAIN_NUMBER.fullmatch(pred) or not all(_PLAIN_NUMBER.fullmatch(g) for g in golds):
+        return None
+    value = Fraction(pred)
+    if any(Fraction(g) == value for g in golds):
+        return True
+    if _INTEGER.fullmatch(pred) and all(_INTEGER.fullmatch(g) for g in golds):
+        return False
+    return None
+
+
 _GOLD_LETTER = re.compile(r"\(?([A-Z])\)?[.:]?")
 _OPTION_LETTER = re.compile(r"(?<![A-Za-z\\])[A-Z](?![A-Za-z])")
 
@@ -209,13 +233,16 @@ def grade(prediction_text: str, ground_truth: Any, *, time_limit: float = DEFAUL
     if pred is None:
         return GradeResult(False, None, "no_answer")
 
+    verdict = _plain_number_verdict(pred, golds)
+    if verdict is not None:
+        return GradeResult(verdict, pred, "number" if verdict else "no_match")
     timed_out = False
     if len(pred) <= MAX_SYMBOLIC_CHARS:
         deadline = time.monotonic() + time_limit
-        for method, fn, args in (
-            ("math_verify", _math_verify, (pred, from_box, golds)),
-            ("mathruler", _mathruler, (pred, golds)),
-        ):
+        graders = [("math_verify", _math_verify, (pred, from_box, golds)), ("mathruler", _mathruler, (pred, golds))]
+        if _PLAIN_NUMBER.fullmatch(pred) and all(_PLAIN_NUMBER.fullmatch(g) for g in golds):
+            graders = graders[:1]  # plain numbers: math-verify's verdict is final; mathruler's sympy parse is ~1 ms
+        for method, fn, args in graders:
             try:
                 if call_with_time_limit(deadline - time.monotonic(), fn, *args):
                     return GradeResult(True, pred, method, timed_out)

@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from specs_verl import grading
 from specs_verl.grading import InvalidGroundTruth, extract_answer, grade, ground_truths
@@ -41,11 +43,13 @@ def test_extraction_order(text, expected):
     ("<answer>\\boxed{B. 45^\\circ}</answer>", "B", "choice"),
     ("<answer>(B) 30 degrees</answer>", "(B)", "choice"),
     ("<answer>The answer is Paris.</answer>", "Paris", "string"),
-    ("<answer>\\boxed{3}</answer>", ["2", 3], "math_verify"),
+    ("<answer>\\boxed{3}</answer>", ["2", 3], "number"),
     ("<answer>\\boxed{3}</answer>", np.array(["3", "three"]), "math_verify"),
-    ("<answer>\\boxed{3}</answer>", np.int64(3), "math_verify"),
-    ("<answer>\\boxed{3}</answer>", "\\boxed{3}", "math_verify"),
-    ("<answer>\\boxed{3}</answer>", b"3", "math_verify"),
+    ("<answer>\\boxed{3}</answer>", np.int64(3), "number"),
+    ("<answer>\\boxed{3}</answer>", "\\boxed{3}", "number"),
+    ("<answer>\\boxed{3}</answer>", b"3", "number"),
+    ("<answer>\\boxed{0.50}</answer>", ".5", "number"),
+    ("<answer>\\boxed{3.0000001}</answer>", "3.0000002", "math_verify"),  # math-verify's rounding decides
 ])
 def test_correct_answers_and_the_grader_that_accepted_them(response, gold, method):
     result = grade(response, gold)
@@ -154,3 +158,12 @@ def test_oversized_answer_skips_the_symbolic_graders(monkeypatch):
     monkeypatch.setattr(grading, "_math_verify", _spin)
     result = grade("<answer>" + "1" * 5000 + "</answer>", "1" * 5000, time_limit=30)
     assert result.correct and result.method == "string" and not result.timed_out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(st.integers(-10**6, 10**6).map(str), st.decimals(-1000, 1000, places=3).map(str)),
+       st.one_of(st.integers(-10**6, 10**6).map(str), st.decimals(-1000, 1000, places=3).map(str)))
+def test_plain_number_shortcut_agrees_with_math_verify(pred, gold):
+    verdict = grading._plain_number_verdict(pred, [gold])
+    if verdict is not None:
+        assert verdict is grading._math_verify(pred, True, [gold])

@@ -3,7 +3,7 @@
 - `format_ok`: the profile's format rule (for `specs`, exactly the format reward the SPECS authors trained
   with; see `profiles.py`).
 - `structure_ok` (stricter): format_ok, and no duplicate or near-miss tags, nothing but whitespace outside
-  the blocks, exactly one closed, non-empty top-level `\\boxed{}` in the answer, no unclosed `\\boxed{`.
+  the blocks, exactly one top-level `\\boxed{}` in the answer, closed and non-empty.
 - `style_ok` (strictest): structure_ok, and the answer reads `The answer is \\boxed{...}` (the wrapper of the
   paper's prompt, optionally inside `$...$`, `$$...$$` or `\\(...\\)`, with an optional final period), and the
   optional length bounds hold.
@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from .parsing import TAG_KINDS, parse
-from .profiles import PROFILES, Layout, positions
+from .parsing import TAG_KINDS, find_boxed, scan_tags
+from .profiles import PROFILES, Layout
 from .violations import STYLE_CODES, ordered
 
 # Codes that break format_ok, per profile (all other non-style codes break structure_ok only).
@@ -73,8 +73,7 @@ def check(
         raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
     if think_prefilled:
         text = "<think>" + text
-    parsed = parse(text)
-    pos = positions(parsed)
+    pos, near = scan_tags(text)
     layout: Layout = rule(text, pos)
     codes = layout.format_codes
 
@@ -82,7 +81,7 @@ def check(
     for kind, starts in pos.items():
         if len(starts) > 1:
             codes.add(_DUPLICATE[kind])
-    if parsed.near_misses:
+    if near:
         codes.add("near_miss_tag")
     think, region = layout.think_span, layout.answer_span
     if think is not None and think[0] > 7 and not text[:think[0] - 7].isspace():
@@ -93,25 +92,20 @@ def check(
         answer = text[start:end]
         if profile != "geo3k" and end + 9 < len(text) and not text[end + 9:].isspace():
             codes.add("trailing_text")
-        # top-level boxes of the response that start inside the answer; one that runs past the answer's end
-        # is unclosed as far as the answer is concerned
-        boxes = [b for b in parsed.boxed if start <= b.start < end]
+        boxes = find_boxed(text, start, end)
         if not boxes:
             codes.add("no_boxed_in_answer")
         elif len(boxes) > 1:
             codes.add("multiple_boxed_in_answer")
         else:
             box = boxes[0]
-            boxed = text[box.content_start:min(box.content_end, end)]
-            if not box.closed or box.end > end:
+            boxed = text[box.content_start:box.content_end]
+            if not box.closed:
                 codes.add("unclosed_boxed")
             elif not boxed.strip():
                 codes.add("empty_boxed")
             elif not _canonical(text[start:box.start].strip(), text[box.end:end].strip()):
                 codes.add("answer_not_canonical")
-    for box in parsed.boxed:
-        if not box.closed:
-            codes.add("unclosed_boxed")
 
     # style bounds
     if think is not None:
@@ -131,6 +125,8 @@ def check(
 
 
 def _canonical(before: str, after: str) -> bool:
+    if before == "The answer is $" and after == "$":  # the paper's own wrapper, the common case
+        return True
     m = _CANON_BEFORE.fullmatch(before)
     if m is None:
         return False

@@ -14,6 +14,7 @@ reported with their position and the tag they imitate, never counted as tags.
 from __future__ import annotations
 
 import re
+from operator import itemgetter
 from typing import NamedTuple
 
 THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE = "think_open", "think_close", "answer_open", "answer_close"
@@ -36,7 +37,7 @@ _TAG_LIKE_UNICODE = re.compile(
     r"([ \t/\\\uff0f]{0,4})([Tt][Hh][Ii][Nn][Kk](?:[Ii][Nn][Gg])?|[Aa][Nn][Ss][Ww][Ee][Rr])[ \t/\uff0f]{0,4}"
     "[>\uff1e\u203a\u3009\u27e9\u232a]"
 )
-_BOXED_OPEN = re.compile(r"\\boxed\s*\{")
+_SPACES = re.compile(r"\s*")
 
 
 class Tag(NamedTuple):
@@ -124,22 +125,39 @@ def _block(tags: tuple[Tag, ...], open_kind: str, close_kind: str) -> tuple[int,
     return None
 
 
-def parse(text: str) -> ParsedResponse:
-    """Scan `text` once for tags, near-miss tags and top-level boxes."""
-    tags: list[Tag] = []
-    near: list[Tag] = []
+def scan_tags(text: str) -> tuple[dict[str, list[int]], list[re.Match]]:
+    """The start of every exact tag by kind, and the near misses (as regex matches), in one pass.
+
+    The lean core shared by `parse` and `check`: it builds no objects per tag beyond an int, because the
+    scorer runs on every rollout and must not be slower than the regex it replaces even on short responses.
+    """
+    pos: dict[str, list[int]] = {THINK_OPEN: [], THINK_CLOSE: [], ANSWER_OPEN: [], ANSWER_CLOSE: []}
+    near: list[re.Match] = []
     lookalikes = not text.isascii() and any(c in text for c in _LOOKALIKE_BRACKETS)
     for m in (_TAG_LIKE_UNICODE if lookalikes else _TAG_LIKE).finditer(text):
-        start, end = m.span()
         kind = _EXACT.get(m.group())
-        if kind is not None:
-            tags.append(_new_tag((kind, start, end, True)))
+        if kind is None:
+            near.append(m)
         else:
-            lead = m.group(1)
-            close = "/" in lead or "\\" in lead or "\uff0f" in lead
-            name = "think" if m.group(2)[0] in "Tt" else "answer"
-            near.append(_new_tag((f"{name}_{'close' if close else 'open'}", start, end, False)))
-    return tuple.__new__(ParsedResponse, (text, tuple(tags), tuple(near), find_boxed(text)))
+            pos[kind].append(m.start())
+    return pos, near
+
+
+def _near_miss_kind(m: re.Match) -> str:
+    lead = m.group(1)
+    close = "/" in lead or "\\" in lead or "\uff0f" in lead
+    name = "think" if m.group(2)[0] in "Tt" else "answer"
+    return f"{name}_{'close' if close else 'open'}"
+
+
+def parse(text: str) -> ParsedResponse:
+    """Scan `text` once for tags, near-miss tags and top-level boxes."""
+    pos, near = scan_tags(text)
+    tags = [_new_tag((kind, start, start + len(TAG_TEXT[kind]), True))
+            for kind, starts in pos.items() for start in starts]
+    tags.sort(key=itemgetter(1))
+    near_tags = tuple(_new_tag((_near_miss_kind(m), m.start(), m.end(), False)) for m in near)
+    return tuple.__new__(ParsedResponse, (text, tuple(tags), near_tags, find_boxed(text)))
 
 
 def find_boxed(text: str, start: int = 0, end: int | None = None) -> tuple[Boxed, ...]:
@@ -154,19 +172,26 @@ def find_boxed(text: str, start: int = 0, end: int | None = None) -> tuple[Boxed
     boxes: list[Boxed] = []
     pos = start
     while True:
-        m = _BOXED_OPEN.search(text, pos, end)
-        if m is None:
+        # str.find beats a regex search here: LaTeX is full of backslashes, each one a false start for the regex
+        at = text.find("\\boxed", pos, end)
+        if at < 0:
             return tuple(boxes)
-        content_start = cursor = m.end()
+        brace = at + 6
+        if brace < end and text[brace] != "{":
+            brace = _SPACES.match(text, brace, end).end()
+        if brace >= end or text[brace] != "{":
+            pos = at + 6
+            continue
+        content_start = cursor = brace + 1
         depth = 1
         while True:
             close = text.find("}", cursor, end)
             if close < 0:  # unclosed: the box swallows the rest of the text
-                boxes.append(tuple.__new__(Boxed, (m.start(), end, content_start, end, False)))
+                boxes.append(tuple.__new__(Boxed, (at, end, content_start, end, False)))
                 return tuple(boxes)
             depth += text.count("{", cursor, close) - 1
             cursor = close + 1
             if depth == 0:
                 break
-        boxes.append(tuple.__new__(Boxed, (m.start(), cursor, content_start, close, True)))
+        boxes.append(tuple.__new__(Boxed, (at, cursor, content_start, close, True)))
         pos = cursor

@@ -1,8 +1,8 @@
 """The format rules of three conventions, each an exact, linear-time restatement of the rule its authors ran.
 
-A profile reads the response and the positions of its exact tags (`positions(parse(text))`) and returns the format-level violation codes (empty exactly when the
-convention's reward would give full format credit) plus the spans of the think block and of the answer
-region that the structure and style criteria then inspect.
+A profile reads the response and the start of each of its exact tags (`parsing.scan_tags`) and returns the
+format-level violation codes (empty exactly when the convention's reward would give full format credit) plus
+the spans of the think block and of the answer region that the structure and style criteria then inspect.
 
 - `specs` (the paper's reward; the authors built on MM-EUREKA, whose Qwen reward is the regex kept in
   `bench/scorer.py`): each of the four tags exactly once, in the order think, /think, answer, /answer, at least
@@ -19,21 +19,13 @@ from __future__ import annotations
 import re
 from typing import Callable, NamedTuple
 
-from .parsing import ANSWER_CLOSE, ANSWER_OPEN, TAG_KINDS, THINK_CLOSE, THINK_OPEN, ParsedResponse
+from .parsing import ANSWER_CLOSE, ANSWER_OPEN, TAG_KINDS, THINK_CLOSE, THINK_OPEN
 
 
 class Layout(NamedTuple):
     format_codes: set[str]
     think_span: tuple[int, int] | None  # [start, end) of the think block's content
     answer_span: tuple[int, int] | None  # [start, end) of the answer region
-
-
-def positions(p: ParsedResponse) -> dict[str, list[int]]:
-    """Start positions of the exact tags, by kind."""
-    pos: dict[str, list[int]] = {THINK_OPEN: [], THINK_CLOSE: [], ANSWER_OPEN: [], ANSWER_CLOSE: []}
-    for t in p.tags:
-        pos[t[0]].append(t[1])
-    return pos
 
 
 def _is_blank(text: str, start: int, end: int) -> bool:

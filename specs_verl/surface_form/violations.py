@@ -31,7 +31,7 @@ VIOLATIONS: dict[str, str] = {
     "no_boxed_in_answer": "the answer holds no `\\boxed{...}`",
     "multiple_boxed_in_answer": "the answer holds more than one top-level `\\boxed{...}`",
     "empty_boxed": "the answer's `\\boxed{}` is empty",
-    "unclosed_boxed": "a `\\boxed{` whose brace is never closed",
+    "unclosed_boxed": "the answer's `\\boxed{` is not closed before the answer ends",
     "near_miss_tag": "a tag-like string that is not an exact tag (`< /think>`, `<Think>`, `<thinking>`, `＜answer＞`)",
     # style
     "answer_not_canonical": "the answer does not read `The answer is \\boxed{...}` (optionally in `$...$`)",

@@ -220,7 +220,7 @@ HANDWRITTEN: list[Case] = [
     Case("unbalanced_braces_think",
          "<think>{{{{ not closed</think>\n<answer>The answer is $\\boxed{7}$</answer>", (T, T, T), T, T),
     Case("unclosed_box_in_think",
-         "<think>maybe \\boxed{7 </think>\n<answer>The answer is $\\boxed{7}$</answer>", (T, F, F), T, T),
+         "<think>maybe \\boxed{7 </think>\n<answer>The answer is $\\boxed{7}$</answer>", (T, T, T), T, T),
     Case("boxed_with_fraction",
          "<think>half of 3</think>\n<answer>The answer is $\\boxed{\\frac{3}{2}}$</answer>", (T, T, T), T, T),
     Case("boxed_with_set",

@@ -71,7 +71,7 @@ ADVERSARIAL = {
 
 def _seconds(text: str) -> float:
     best = float("inf")
-    for _ in range(3):
+    for _ in range(5):
         t = time.perf_counter()
         for profile in ("specs", "geo3k", "r1v"):
             check(text, profile)
@@ -83,8 +83,8 @@ def _seconds(text: str) -> float:
 def test_linear_time_on_adversarial_input(name):
     make = ADVERSARIAL[name]
     small, large = _seconds(make(25_000)), _seconds(make(200_000))
-    # 8x the input: linear costs ~8x; quadratic would cost ~64x. Generous bound for a shared machine.
-    assert large < max(24 * small, 0.05), (name, small, large)
+    # 8x the input: linear costs ~8x, quadratic ~64x. Best of 5 and a generous bound: the machine is shared.
+    assert large < 32 * small + 0.1, (name, small, large)
 
 
 def test_one_megabyte_response_is_fast():
