@@ -10,6 +10,7 @@ the final `huggingface/` directory are verl's own, so the result goes straight i
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -342,10 +343,16 @@ class DPOTrainer:
                 tracking.log(data=val, step=0)
 
         step = self.start_step
+        if step >= self.total_training_steps:
+            if self.rank == 0:
+                print(f"[specs-dpo] {self.config.trainer.default_local_dir} already holds step {step} of "
+                      f"{self.total_training_steps}: nothing to train")
+            return
         steps_per_epoch = len(self.train_loader)
         history = []
         progress = tqdm(total=self.total_training_steps, initial=step, desc="DPO", disable=not is_logging)
-        for epoch in range(step // steps_per_epoch, cfg.total_epochs):
+        # trainer.total_training_steps, when set, wins over total_epochs (the data is cycled as needed)
+        for epoch in itertools.count(step // steps_per_epoch):
             self.train_sampler.set_epoch(epoch)
             for batch in self.train_loader:
                 step += 1
