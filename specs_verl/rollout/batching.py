@@ -31,13 +31,18 @@ class MicroBatcher(Generic[T, R]):
         self._queue: list[tuple[T, asyncio.Future]] = []
         self._last_arrival = 0.0
         self._worker: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._arrived: asyncio.Event | None = None
         self._open: asyncio.Event | None = None
         self._idle: asyncio.Event | None = None
         self.batch_sizes: Counter[int] = Counter()  # batch size -> how many batches had it
 
     def _events(self) -> None:
-        if self._arrived is None:  # created lazily: they belong to the loop that first uses them
+        # Created lazily, and again if the running loop changes (a Ray actor keeps one loop; a script calling
+        # asyncio.run twice does not): events and the worker task belong to one loop.
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop, self._worker = loop, None
             self._arrived, self._open, self._idle = asyncio.Event(), asyncio.Event(), asyncio.Event()
             self._open.set()
             self._idle.set()
@@ -60,8 +65,8 @@ class MicroBatcher(Generic[T, R]):
         await self._idle.wait()
 
     def resume(self) -> None:
-        self._events()
-        self._open.set()
+        if self._open is not None:
+            self._open.set()
 
     @property
     def pending(self) -> int:

@@ -36,11 +36,21 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
+class PreparedPrompt:
+    """A checked prompt: token ids with image placeholders expanded, and the images' features."""
+
+    ids: list[int]
+    pixel_values: torch.Tensor | None = None
+    image_grid_thw: torch.Tensor | None = None
+
+
+@dataclass
 class GenerationRequest:
     prompt_ids: list[int]
     spec: SamplingSpec
     images: list[Any] | None = None  # PIL images, in placeholder order
     mm_processor_kwargs: dict[str, Any] = field(default_factory=dict)
+    prepared: PreparedPrompt | None = None  # `HFGenerator.prepare`'s result, when the caller checked it already
 
 
 @dataclass
@@ -48,13 +58,6 @@ class GenerationOutput:
     token_ids: list[int]
     log_probs: list[float] | None
     finish_reason: str  # "stop" (an end-of-sequence token, included in token_ids) or "length"
-
-
-@dataclass
-class _Prepared:
-    ids: list[int]
-    pixel_values: torch.Tensor | None = None
-    image_grid_thw: torch.Tensor | None = None
 
 
 class _LogProbRecorder:
@@ -155,7 +158,7 @@ class HFGenerator:
 
     # ------------------------------------------------------------------ inputs
     def prepare(self, prompt_ids: Sequence[int], images: Sequence[Any] | None = None,
-                mm_processor_kwargs: dict[str, Any] | None = None) -> _Prepared:
+                mm_processor_kwargs: dict[str, Any] | None = None) -> PreparedPrompt:
         """Validate one prompt and compute its image features. Raises ValueError saying what does not match."""
         ids = [int(t) for t in prompt_ids]
         if not ids:
@@ -166,7 +169,7 @@ class HFGenerator:
         if not images:
             if n_placeholders:
                 raise ValueError(f"the prompt holds {n_placeholders} image placeholder tokens but no image was given")
-            return _Prepared(ids)
+            return PreparedPrompt(ids)
         if self.processor is None or self.image_token_id is None:
             raise ValueError(f"{len(images)} images were given to a model without a vision tower")
         features = self.processor.image_processor(images=list(images), return_tensors="pt",
@@ -192,14 +195,14 @@ class HFGenerator:
         else:
             raise ValueError(f"image placeholder runs of lengths {lengths} match neither one token per image "
                              f"nor the {per_image} tokens the images need")
-        return _Prepared(ids, features["pixel_values"], grid)
+        return PreparedPrompt(ids, features["pixel_values"], grid)
 
     # ------------------------------------------------------------------ generation
     @torch.inference_mode()
     def generate(self, requests: Sequence[GenerationRequest]) -> list[list[GenerationOutput]]:
         """`n` outputs per request. Requests with the same `SamplingSpec.batch_key()` share one forward batch
         (a request's `n` samples always do); a seeded request runs alone, so its samples are reproducible."""
-        prepared = [self.prepare(r.prompt_ids, r.images, r.mm_processor_kwargs) for r in requests]
+        prepared = [r.prepared or self.prepare(r.prompt_ids, r.images, r.mm_processor_kwargs) for r in requests]
         results: list[list[GenerationOutput]] = [[] for _ in requests]
         groups: dict[tuple, list[int]] = {}
         for i, request in enumerate(requests):
@@ -212,7 +215,7 @@ class HFGenerator:
                 results[i].append(output)
         return results
 
-    def _generate_rows(self, rows: list[tuple[int, _Prepared, SamplingSpec]]) -> list[GenerationOutput]:
+    def _generate_rows(self, rows: list[tuple[int, PreparedPrompt, SamplingSpec]]) -> list[GenerationOutput]:
         from transformers import GenerationConfig, LogitsProcessorList, RepetitionPenaltyLogitsProcessor
 
         spec = rows[0][2]  # the group shares every knob but the length cap and n

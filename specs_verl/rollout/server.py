@@ -103,7 +103,8 @@ class HFRolloutServer:
                              "(verl repeats each prompt rollout.n times itself)")
         request = GenerationRequest(list(prompt_ids), spec, list(image_data) if image_data else None,
                                     dict(mm_processor_kwargs or {}))
-        self.engine.prepare(request.prompt_ids, request.images, request.mm_processor_kwargs)  # fail alone, early
+        # checked (and the image features computed) before batching, so a bad request fails alone
+        request.prepared = self.engine.prepare(request.prompt_ids, request.images, request.mm_processor_kwargs)
         output = (await self.batcher.submit(request))[0]
         return TokenOutput(
             token_ids=output.token_ids,
