@@ -53,19 +53,19 @@ class SkipReport:
         return {"total": self.total, "kept": self.kept, "skipped": dict(self.skipped), "examples": self.examples}
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Parquet hands back numpy arrays for lists; make them Python lists, recursively."""
     if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
+        return [plain(v) for v in value.tolist()]
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     return value
 
 
-def _response_text(value: Any, side: str) -> str:
-    value = _plain(value)
+def response_text(value: Any, side: str) -> str:
+    value = plain(value)
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
     if isinstance(value, dict):
@@ -79,8 +79,8 @@ def _response_text(value: Any, side: str) -> str:
     return value
 
 
-def _messages(value: Any) -> list[dict]:
-    value = _plain(value)
+def prompt_messages(value: Any) -> list[dict]:
+    value = plain(value)
     if isinstance(value, str):
         value = [{"role": "user", "content": value}]
     if not isinstance(value, list) or not value:
@@ -94,7 +94,7 @@ def _messages(value: Any) -> list[dict]:
 def _load_images(value: Any, base_dir: str) -> list:
     from PIL import Image
 
-    value = _plain(value)
+    value = plain(value)
     if value is None:
         return []
     if not isinstance(value, list):
@@ -181,12 +181,12 @@ class PreferenceDataset(Dataset):
             return BadPairError(file, i, reason, code)
 
         try:
-            messages = _messages(record["prompt"])
+            messages = prompt_messages(record["prompt"])
         except ValueError as e:
             raise bad("bad_prompt", str(e)) from None
         try:
-            chosen = _response_text(record["chosen"], "chosen")
-            rejected = _response_text(record["rejected"], "rejected")
+            chosen = response_text(record["chosen"], "chosen")
+            rejected = response_text(record["rejected"], "rejected")
         except ValueError as e:
             code = "empty_response" if "empty" in str(e) else "bad_response"
             raise bad(code, str(e)) from None

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# SFT cold start, the paper's baseline: verl's own SFT trainer on the chosen side of the same pairs.
+#   bash recipes/coldstart/sft.sh BASE_MODEL PAIRS_PARQUET OUT_DIR [--dry-run]
+# Writes OUT_DIR/sft_data.parquet (prompt + chosen), verl checkpoints, and OUT_DIR/DONE holding the final
+# huggingface/ directory. Knobs: NGPUS, TORCHRUN_ARGS, SFT_ARGS (extra hydra overrides for
+# verl.trainer.sft_trainer; defaults below: lr 1e-5, batch 64, 1 epoch, max length 16384).
+set -euo pipefail
+source "$(dirname "$0")/../lib/pipeline.sh"
+[[ $# -ge 3 ]] || die "usage: $0 BASE_MODEL PAIRS_PARQUET OUT_DIR [--dry-run]"
+base="$1" pairs="$2" out="$3"; shift 3
+parse_common_args "$@"
+read -ra extra <<< "${SFT_ARGS:-}"
+read -ra launcher <<< "${TORCHRUN_ARGS:---standalone}"
+mapfile -t cpu < <(cpu_overrides sft)
+data="$out/sft_data.parquet"
+args=("data.train_files=$data" "data.val_files=null" "model.path=$base" "optim.lr=1e-5" "data.train_batch_size=64"
+      "data.micro_batch_size_per_gpu=1" "data.max_length=16384" "data.truncation=error" "trainer.total_epochs=1"
+      "trainer.default_local_dir=$out" "trainer.n_gpus_per_node=${NGPUS:-1}" "trainer.logger=[console]"
+      "trainer.project_name=specs" "trainer.experiment_name=sft_coldstart"
+      "checkpoint.save_contents=[model,optimizer,extra,hf_model]" "${cpu[@]}" "${extra[@]}")
+check_config sft "${args[@]}"
+need "$pairs"
+run "$PY" -m specs_verl.recipes pairs-to-sft "$pairs" "$data" || die "building the SFT data failed"
+run "$PY" -m torch.distributed.run "${launcher[@]}" --nproc-per-node="${NGPUS:-1}" -m verl.trainer.sft_trainer \
+  "${args[@]}" || die "SFT failed"
+mark_done "$out" "$( [[ "$DRY_RUN" == 1 ]] || hf_weights "$out")"

@@ -1,0 +1,154 @@
+# The SPECS pipeline as bash functions, shared by specs_qwen2.5vl.sh (GPUs) and specs_tiny_cpu.sh (CPU).
+# Sourced, not run. Every stage: prints its command, skips itself when its DONE marker exists (so a rerun
+# resumes), and in --dry-run mode checks its hydra config with `python -m specs_verl.recipes compose` and that
+# every path it reads is one an earlier stage writes (or exists), without running anything.
+
+RECIPES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="${PYTHON:-python3}"
+DRY_RUN="${DRY_RUN:-0}"
+# paths the stages of this run will write (a file, so that sub-recipes such as coldstart/*.sh share it)
+export SPECS_PLAN_FILE="${SPECS_PLAN_FILE:-$(mktemp -t specs_plan.XXXXXX)}"
+
+say() { printf '\n[specs] %s\n' "$*"; }
+die() { printf '[specs] error: %s\n' "$*" >&2; exit 1; }
+
+parse_common_args() {
+  for arg in "$@"; do
+    case "$arg" in
+      --dry-run) DRY_RUN=1 ;;
+      -h|--help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+      *) die "unknown argument $arg (see --help)" ;;
+    esac
+  done
+  export DRY_RUN
+}
+
+print_knobs() {
+  say "settings (environment variables; set any of them to change it)"
+  for name in "$@"; do printf '  %-16s %s\n' "$name" "${!name-}"; done
+}
+
+stage_wanted() { [[ " $STAGES " == *" $1 "* ]]; }
+
+# run CMD...: print it; run it unless this is a dry run.
+run() {
+  printf '  $'; printf ' %q' "$@"; printf '\n'
+  [[ "$DRY_RUN" == 1 ]] || "$@"
+}
+
+# check_config KIND OVERRIDES...: compose a hydra config as its entry point would (dry run and real run alike).
+check_config() {
+  local out
+  if ! out="$("$PY" -m specs_verl.recipes compose "$@" 2>&1)"; then
+    printf '%s\n' "$out" | tail -n 6 >&2
+    die "the $1 config of this stage does not compose (see above)"
+  fi
+  printf '  %s\n' "$(printf '%s\n' "$out" | tail -n 1)"
+}
+
+# cpu_overrides sft|grpo: verl's CPU settings (specs_verl.platform.overrides), when VERL_PLATFORM=cpu
+cpu_overrides() {
+  [[ "${VERL_PLATFORM:-}" == cpu ]] || return 0
+  "$PY" -c "import sys; from specs_verl.platform.overrides import SFT_CPU, GRPO_CPU; print('\n'.join(SFT_CPU if sys.argv[1] == 'sft' else GRPO_CPU))" "$1"
+}
+
+# plan PATH: this stage will write PATH. need PATH: a later stage reads it; it must be planned or exist.
+plan() { printf '%s\n' "$1" >> "$SPECS_PLAN_FILE"; }
+need() {
+  [[ -e "$1" ]] || grep -qxF -- "$1" "$SPECS_PLAN_FILE" \
+    || die "a stage reads $1, which no earlier stage writes and which does not exist"
+}
+
+# done_marker DIR -> the file whose presence says the stage that writes DIR is complete (it holds the output)
+marker() { printf '%s/DONE' "$1"; }
+is_done() { [[ "$DRY_RUN" != 1 && -f "$(marker "$1")" ]]; }
+mark_done() { [[ "$DRY_RUN" == 1 ]] || printf '%s\n' "$2" > "$(marker "$1")"; }
+output_of() {  # output_of DIR PLACEHOLDER: what a finished stage recorded, or (dry run) the path it will write
+  if [[ "$DRY_RUN" == 1 && ! -f "$(marker "$1")" ]]; then need "$(marker "$1")"; plan "$2"; printf '%s' "$2"
+  else [[ -f "$(marker "$1")" ]] || die "$1 is not complete (no $(marker "$1")); run its stage first"; cat "$(marker "$1")"; fi
+}
+
+# hf_weights RUN_DIR: the latest huggingface/ directory a verl run wrote
+hf_weights() { "$PY" -m specs_verl.recipes hf-dir "$1"; }
+
+# ---------------------------------------------------------------- GRPO (stages 1a and 3)
+# grpo MODEL OUT_DIR STEPS EXTRA...: verl's main_ppo with the specs reward (0.5 format + 1.0 accuracy).
+grpo() {
+  local model="$1" out="$2" steps="$3"; shift 3
+  local args=(
+    "data.train_files=$TRAIN_FILE" "data.val_files=[$(IFS=,; echo "${VAL_FILES[*]}")]"
+    "data.train_batch_size=$ROLLOUT_BATCH" "data.max_prompt_length=$MAX_PROMPT" "data.max_response_length=$MAX_RESPONSE"
+    "data.image_key=images" "actor_rollout_ref.model.path=$model"
+    "actor_rollout_ref.actor.optim.lr=$GRPO_LR" "actor_rollout_ref.actor.ppo_mini_batch_size=$PPO_MINI_BATCH"
+    "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=$MICRO_BATCH"
+    "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=$MICRO_BATCH"
+    "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=$MICRO_BATCH"
+    "actor_rollout_ref.rollout.n=$ROLLOUT_N"
+    # the paper: no KL penalty, DAPO-style clip-higher
+    "actor_rollout_ref.actor.use_kl_loss=False" "algorithm.use_kl_in_reward=False"
+    "actor_rollout_ref.actor.clip_ratio_low=0.2" "actor_rollout_ref.actor.clip_ratio_high=$CLIP_HIGH"
+    "actor_rollout_ref.actor.checkpoint.save_contents=[model,optimizer,extra,hf_model]"
+    "reward.reward_manager.name=specs"
+    "trainer.total_training_steps=$steps" "trainer.save_freq=$steps" "trainer.default_local_dir=$out"
+    "trainer.project_name=specs" "trainer.experiment_name=$(basename "$out")"
+    "${GRPO_PRESET[@]}" "$@"
+  )
+  check_config "$GRPO_CONFIG" "${args[@]}"
+  plan "$(marker "$out")"
+  if [[ "$DRY_RUN" == 1 ]]; then run "$PY" -m verl.trainer.main_ppo "${GRPO_ENTRY[@]}" "${args[@]}"; return; fi
+  mkdir -p "$out"
+  run "$PY" -m verl.trainer.main_ppo "${GRPO_ENTRY[@]}" "${args[@]}" 2>&1 | tee "$out/grpo.log"
+  [[ "${PIPESTATUS[0]}" == 0 ]] || die "GRPO failed; log: $out/grpo.log"
+  mark_done "$out" "$(hf_weights "$out")"
+}
+
+stage_zero() {  # 1a: a short GRPO from the base model; its well-formatted answers become the chosen side
+  local out="$OUT_DIR/zero"
+  if [[ -n "${ZERO_MODEL:-}" ]]; then say "1a zero model: given (ZERO_MODEL=$ZERO_MODEL)"; need "$ZERO_MODEL"
+    plan "$(marker "$out")"; [[ "$DRY_RUN" == 1 ]] || { mkdir -p "$out"; mark_done "$out" "$ZERO_MODEL"; }; return; fi
+  is_done "$out" && { say "1a zero model: complete ($(cat "$(marker "$out")"))"; return; }
+  say "1a zero model: GRPO from $BASE_MODEL for $ZERO_STEPS steps -> $out"
+  need "$TRAIN_FILE"
+  grpo "$BASE_MODEL" "$out" "$ZERO_STEPS" "trainer.val_before_train=False" "trainer.test_freq=-1"
+}
+
+stage_pairs() {  # 1b: sample zero and base, grade, judge, supplement, pollute -> preference pairs
+  local out="$OUT_DIR/pairs" zero
+  is_done "$out" && { say "1b pairs: complete ($(cat "$(marker "$out")"))"; return; }
+  zero="$(output_of "$OUT_DIR/zero" "$OUT_DIR/zero/global_step_N/actor/huggingface")"
+  say "1b self-distillation: $SAMPLES_PER_QUESTION samples per question from zero and base -> $out"
+  need "$TRAIN_FILE"
+  local sample=("$PY" -m specs_verl.selfdistill sample --data "$TRAIN_FILE" --n "$SAMPLES_PER_QUESTION"
+                --temperature "$SAMPLE_TEMPERATURE" --max-new-tokens "$MAX_RESPONSE" --backend "$SAMPLE_BACKEND"
+                "${SAMPLE_ARGS[@]}")
+  run "${sample[@]}" --model "$zero" --out "$OUT_DIR/samples/zero" || die "sampling the zero model failed"
+  run "${sample[@]}" --model "$BASE_MODEL" --out "$OUT_DIR/samples/base" || die "sampling the base model failed"
+  local judge=(--judge none)
+  [[ -n "${JUDGE_URL:-}" ]] && judge=(--judge openai --judge-url "$JUDGE_URL" --judge-model "${JUDGE_MODEL:?JUDGE_MODEL must be set with JUDGE_URL}")
+  run "$PY" -m specs_verl.selfdistill pair --chosen "$OUT_DIR/samples/zero" --rejected "$OUT_DIR/samples/base" \
+      --data "$TRAIN_FILE" --out "$out/pairs.parquet" --mode "$PAIR_MODE" "${judge[@]}" || die "pairing failed"
+  plan "$(marker "$out")"; plan "$out/pairs.parquet"
+  mark_done "$out" "$out/pairs.parquet"
+}
+
+stage_coldstart() {  # 2: the cold start (dpo | sft | none), each from the base model on the same pairs
+  local kind="${1:-$COLD_START}" out="$OUT_DIR/coldstart/${1:-$COLD_START}" pairs
+  [[ -x "$RECIPES_DIR/coldstart/$kind.sh" ]] || die "COLD_START=$kind: no recipes/coldstart/$kind.sh (dpo | sft | none)"
+  is_done "$out" && { say "2 cold start ($kind): complete ($(cat "$(marker "$out")"))"; return; }
+  pairs="$(output_of "$OUT_DIR/pairs" "$OUT_DIR/pairs/pairs.parquet")"
+  say "2 cold start ($kind) from $BASE_MODEL on $pairs -> $out"
+  local dry=(); [[ "$DRY_RUN" == 1 ]] && dry=(--dry-run)  # the sub-recipe checks its own config in a dry run
+  printf '  $ bash %q %q %q %q\n' "$RECIPES_DIR/coldstart/$kind.sh" "$BASE_MODEL" "$pairs" "$out"
+  bash "$RECIPES_DIR/coldstart/$kind.sh" "$BASE_MODEL" "$pairs" "$out" "${dry[@]}" || die "cold start $kind failed"
+  plan "$(marker "$out")"
+}
+
+stage_rl() {  # 3: GRPO from the cold-started model, GF (ID vs OOD) in every validation
+  local out="$OUT_DIR/rl" start
+  is_done "$out" && { say "3 GRPO: complete ($(cat "$(marker "$out")"))"; return; }
+  start="$(output_of "$OUT_DIR/coldstart/$COLD_START" "$OUT_DIR/coldstart/$COLD_START/global_step_N/huggingface")"
+  say "3 GRPO from the $COLD_START cold start ($start) for $RL_STEPS steps, GF on $ID_SOURCES vs $OOD_SOURCES -> $out"
+  grpo "$start" "$out" "$RL_STEPS" "trainer.v1.trainer_mode=specs_sync" "trainer.val_before_train=True" \
+       "trainer.test_freq=$RL_TEST_FREQ" "+specs.gf.id_sources=[$ID_SOURCES]" "+specs.gf.ood_sources=[$OOD_SOURCES]" \
+       "+specs.gf.metric=acc" "trainer.logger=[console,file]"
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# SPECS on GPUs with verl (arXiv 2510.25801), Qwen2.5-VL-7B-Instruct by default:
+#   (1a) short GRPO from the base model with the specs reward        -> OUT_DIR/zero
+#   (1b) sample the zero and the base model, grade, judge, pollute     -> OUT_DIR/pairs/pairs.parquet
+#   (2)  cold start from the base model: COLD_START=dpo | sft | none  -> OUT_DIR/coldstart/<kind>
+#   (3)  GRPO from the cold start, specs reward, GF in validation      -> OUT_DIR/rl
+#
+#   bash recipes/specs_qwen2.5vl.sh [--dry-run]
+#
+# --dry-run prints every command, composes every GRPO/SFT/DPO config against verl's real config tree and checks
+# that each stage reads what an earlier stage writes; it needs no GPU. A stage whose OUT_DIR/<stage>/DONE exists
+# is skipped, so rerunning the same command resumes.
+#
+# Knobs (environment variables; the values in force are printed at start):
+#   MODEL        base model (hub id or directory)                      Qwen/Qwen2.5-VL-7B-Instruct
+#   DATA_DIR     verl RL parquet from data_tools/prepare_data.py        ./data
+#                (train.parquet; val_id.parquet; one val_ood_<name>.parquet per OOD set)
+#   OUT_DIR      where every stage writes                               ./runs/specs_qwen2.5vl
+#   NGPUS        GPUs per node                                          8
+#   NNODES       nodes; for >1 start a Ray cluster first (ray start --head on node 0, ray start --address=HEAD:6379
+#                on the others), export RAY_ADDRESS=auto and run this on the head node; the cold start then needs
+#                TORCHRUN_ARGS with torchrun's rendezvous flags on every node     1
+#   COLD_START   dpo | sft | none                                       dpo
+#   ZERO_MODEL   skip 1a and use this zero model                        (unset)
+#   JUDGE_URL, JUDGE_MODEL  OpenAI-compatible consistency judge for 1b (key in $OPENAI_API_KEY)   (unset: no judge)
+#   STAGES       which stages to run                                    "zero pairs coldstart rl"
+#   ID_SOURCES / OOD_SOURCES  data_source names for GF                  from the validation files
+# Paper settings for stage 3: 8 samples per prompt, lr 1e-6, no KL, clip-higher (0.28), max response 10,240,
+# rollout batch 128 prompts (scaled down to 16 per GPU when fewer GPUs are given).
+set -euo pipefail
+source "$(dirname "$0")/lib/pipeline.sh"
+parse_common_args "$@"
+
+MODEL="${MODEL:-Qwen/Qwen2.5-VL-7B-Instruct}"
+DATA_DIR="${DATA_DIR:-./data}"
+OUT_DIR="${OUT_DIR:-./runs/specs_qwen2.5vl}"
+NGPUS="${NGPUS:-8}"
+NNODES="${NNODES:-1}"
+COLD_START="${COLD_START:-dpo}"
+STAGES="${STAGES:-zero pairs coldstart rl}"
+BASE_MODEL="$MODEL"
+TRAIN_FILE="${TRAIN_FILE:-$DATA_DIR/train.parquet}"
+mapfile -t VAL_FILES < <(ls "$DATA_DIR"/val_id.parquet "$DATA_DIR"/val_ood_*.parquet 2>/dev/null || true)
+[[ ${#VAL_FILES[@]} -gt 0 ]] || VAL_FILES=("$DATA_DIR/val_id.parquet")
+ID_SOURCES="${ID_SOURCES:-$("$PY" -c "import sys,pandas as pd; print(','.join(sorted(set(pd.read_parquet(sys.argv[1]).data_source))))" "$DATA_DIR/val_id.parquet" 2>/dev/null || echo virl39k)}"
+OOD_SOURCES="${OOD_SOURCES:-$("$PY" -c "import sys,pandas as pd; print(','.join(sorted({s for f in sys.argv[1:] for s in pd.read_parquet(f).data_source})))" "$DATA_DIR"/val_ood_*.parquet 2>/dev/null || echo mathvista,mathverse,mathvision,mmmu)}"
+
+TOTAL_GPUS=$(( NGPUS * NNODES ))
+ROLLOUT_BATCH="${ROLLOUT_BATCH:-$(( TOTAL_GPUS * 16 < 128 ? TOTAL_GPUS * 16 : 128 ))}"
+PPO_MINI_BATCH="${PPO_MINI_BATCH:-$(( ROLLOUT_BATCH / 2 ))}"
+MICRO_BATCH="${MICRO_BATCH:-2}"
+ROLLOUT_N="${ROLLOUT_N:-8}"
+GRPO_LR="${GRPO_LR:-1e-6}"
+CLIP_HIGH="${CLIP_HIGH:-0.28}"
+MAX_PROMPT="${MAX_PROMPT:-4096}"
+MAX_RESPONSE="${MAX_RESPONSE:-10240}"
+ZERO_STEPS="${ZERO_STEPS:-100}"
+RL_STEPS="${RL_STEPS:-800}"
+RL_TEST_FREQ="${RL_TEST_FREQ:-50}"
+SAMPLES_PER_QUESTION="${SAMPLES_PER_QUESTION:-4}"
+SAMPLE_TEMPERATURE="${SAMPLE_TEMPERATURE:-1.0}"
+SAMPLE_BACKEND="${SAMPLE_BACKEND:-vllm}"
+PAIR_MODE="${PAIR_MODE:-decoupled}"
+read -ra SAMPLE_ARGS <<< "${SAMPLE_EXTRA_ARGS:---tp 1}"
+GRPO_CONFIG=grpo
+GRPO_ENTRY=()
+GRPO_PRESET=(
+  "algorithm.adv_estimator=grpo" "actor_rollout_ref.rollout.name=vllm"
+  "actor_rollout_ref.rollout.tensor_model_parallel_size=${ROLLOUT_TP:-2}"
+  "actor_rollout_ref.rollout.gpu_memory_utilization=0.6" "actor_rollout_ref.model.use_remove_padding=True"
+  "actor_rollout_ref.model.enable_gradient_checkpointing=True" "actor_rollout_ref.actor.loss_agg_mode=token-mean"
+  "actor_rollout_ref.actor.fsdp_config.param_offload=False" "data.filter_overlong_prompts=True"
+  "trainer.n_gpus_per_node=$NGPUS" "trainer.nnodes=$NNODES" "trainer.logger=[console,file]"
+)
+export DPO_ARGS="${DPO_ARGS:-} trainer.nnodes=$NNODES"
+export NGPUS
+
+print_knobs MODEL DATA_DIR OUT_DIR NGPUS NNODES COLD_START ZERO_MODEL JUDGE_URL JUDGE_MODEL STAGES ID_SOURCES OOD_SOURCES \
+  ROLLOUT_BATCH PPO_MINI_BATCH ROLLOUT_N ZERO_STEPS RL_STEPS
+[[ "$DRY_RUN" == 1 ]] && say "dry run: commands are printed and configs composed; nothing runs"
+
+stage_wanted zero && stage_zero
+stage_wanted pairs && stage_pairs
+stage_wanted coldstart && stage_coldstart "$COLD_START"
+stage_wanted rl && stage_rl
+say "done. Outputs under $OUT_DIR"

@@ -1,0 +1,59 @@
+"""`python -m specs_verl.recipes compose|hf-dir|summary`: what the bash recipes need from Python."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m specs_verl.recipes", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("compose", help="compose a stage's hydra config with its overrides; fail on any error")
+    p.add_argument("kind", choices=["grpo", "grpo_cpu", "sft", "dpo"])
+    p.add_argument("overrides", nargs="*")
+    p = sub.add_parser("hf-dir", help="print the latest huggingface/ weights directory of a verl output directory")
+    p.add_argument("run_dir")
+    p = sub.add_parser("pairs-to-sft", help="prompt + chosen of every pair -> verl multi-turn SFT parquet")
+    p.add_argument("pairs")
+    p.add_argument("out")
+    p = sub.add_parser("summary", help="print (and write summary.json) the summary of a pipeline output directory")
+    p.add_argument("out_dir")
+    args = parser.parse_args(argv)
+
+    if args.command == "compose":
+        from .compose import compose_config
+
+        try:
+            compose_config(args.kind, args.overrides)
+        except Exception as e:  # hydra / omegaconf / verl dataclass errors, shown as one message
+            print(f"config check failed for {args.kind}: {type(e).__name__}: {e}", file=sys.stderr)
+            return 1
+        print(f"config ok: {args.kind} ({len(args.overrides)} overrides)")
+        return 0
+    if args.command == "hf-dir":
+        from .checkpoints import latest_hf_dir
+
+        path = latest_hf_dir(args.run_dir)
+        if path is None:
+            print(f"no checkpoint with full weights under {args.run_dir}", file=sys.stderr)
+            return 1
+        print(path)
+        return 0
+    if args.command == "pairs-to-sft":
+        from .sft_data import pairs_to_sft
+
+        print(f"wrote {pairs_to_sft(args.pairs, args.out)} SFT rows to {args.out}")
+        return 0
+    from .summary import collect, render
+
+    summary = collect(Path(args.out_dir))
+    (Path(args.out_dir) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(render(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
