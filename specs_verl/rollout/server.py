@@ -94,7 +94,7 @@ class HFRolloutServer:
             sampling_params, prompt_tokens=len(prompt_ids), prompt_length=self.config.prompt_length,
             response_length=self.config.response_length, max_model_len=getattr(self.config, "max_model_len", None),
             default_ignore_eos=bool(getattr(self.config, "ignore_eos", False)))
-        for key in set(ignored) | (set(kwargs) - self._warned):
+        for key in set(ignored) | set(kwargs):
             if key not in self._warned:
                 self._warned.add(key)
                 logger.warning("hf rollout: ignoring %r (no meaning for a transformers sampler)", key)
@@ -165,7 +165,8 @@ class HFRolloutServer:
         if self.device != "cpu":
             await self.batcher.pause()
             self.engine.to("cpu")
-            torch.cuda.empty_cache() if torch.cuda.is_available() else None
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
             self.batcher.resume()
 
     async def clear_kv_cache(self) -> None:  # transformers keeps no cache between generate calls
