@@ -12,9 +12,9 @@ import logging
 
 logger = logging.getLogger("specs_verl")
 
-# module -> what it registers
+# module -> what it registers (the platform first: the others import verl modules that ask for the platform)
 REGISTRATIONS = {
-    "specs_verl.platform": "the `cpu` platform (active with VERL_PLATFORM=cpu)",
+    "specs_verl.platform.register": "the `cpu` platform (active with VERL_PLATFORM=cpu)",
     "specs_verl.reward_manager": "the `specs` reward manager",
     "specs_verl.grpo": "the `specs_sync` GRPO trainer (GF in validation)",
     "specs_verl.rollout": "the `hf` rollout (transformers generate; CPU capable)",
@@ -26,12 +26,6 @@ loaded: dict[str, bool] = {}
 def _register(module: str) -> bool:
     try:
         importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name == module:  # not part of this install (yet): nothing to register
-            logger.debug("specs_verl: %s is not present", module)
-            return False
-        logger.warning("specs_verl: registering %s failed", REGISTRATIONS[module], exc_info=True)
-        return False
     except Exception:
         logger.warning("specs_verl: registering %s failed", REGISTRATIONS[module], exc_info=True)
         return False

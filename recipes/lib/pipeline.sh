@@ -97,7 +97,9 @@ grpo() {
   plan "$(marker "$out")"
   if [[ "$DRY_RUN" == 1 ]]; then run "$PY" -m verl.trainer.main_ppo "${GRPO_ENTRY[@]}" "${args[@]}"; return; fi
   mkdir -p "$out"
-  run "$PY" -m verl.trainer.main_ppo "${GRPO_ENTRY[@]}" "${args[@]}" 2>&1 | tee "$out/grpo.log"
+  # verl's `file` logger (when trainer.logger has it) writes the metrics JSONL next to the checkpoints
+  VERL_FILE_LOGGER_PATH="$out/metrics.jsonl" run "$PY" -m verl.trainer.main_ppo "${GRPO_ENTRY[@]}" "${args[@]}" 2>&1 \
+    | tee "$out/grpo.log"
   [[ "${PIPESTATUS[0]}" == 0 ]] || die "GRPO failed; log: $out/grpo.log"
   mark_done "$out" "$(hf_weights "$out")"
 }
@@ -150,5 +152,5 @@ stage_rl() {  # 3: GRPO from the cold-started model, GF (ID vs OOD) in every val
   say "3 GRPO from the $COLD_START cold start ($start) for $RL_STEPS steps, GF on $ID_SOURCES vs $OOD_SOURCES -> $out"
   grpo "$start" "$out" "$RL_STEPS" "trainer.v1.trainer_mode=specs_sync" "trainer.val_before_train=True" \
        "trainer.test_freq=$RL_TEST_FREQ" "+specs.gf.id_sources=[$ID_SOURCES]" "+specs.gf.ood_sources=[$OOD_SOURCES]" \
-       "+specs.gf.metric=acc" "trainer.logger=[console,file]"
+       "+specs.gf.metric=${GF_METRIC:-acc}" "trainer.logger=[console,file]"
 }

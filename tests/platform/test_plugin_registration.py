@@ -33,7 +33,7 @@ def _probe(env_extra: dict) -> dict:
 def test_import_verl_registers_cpu_platform_but_leaves_verl_alone_by_default():
     probe = _probe({})
     assert "cpu" in probe["platforms"]
-    assert probe["loaded"]["specs_verl.platform"] is True
+    assert probe["loaded"]["specs_verl.platform.register"] is True
     # Not selected: verl's own functions and policies are untouched.
     assert probe["gloo_patch"] is False
     assert probe["unpinned"] is False
@@ -51,6 +51,7 @@ def test_cpu_platform_selected_applies_its_scoped_patches():
 
 
 def test_cpu_platform_is_never_auto_detected():
+    import verl  # noqa: F401  (verl first: its import loads the plugin that registers the platform)
     from specs_verl.platform.cpu import PlatformCPU
 
     assert PlatformCPU().is_platform_available(use_smi_check=True) is False
