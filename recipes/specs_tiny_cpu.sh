@@ -71,13 +71,13 @@ if stage_wanted teach && ! is_done "$TEACH"; then
   need "$DATA/sft_train.parquet"
   mapfile -t cpu < <(cpu_overrides sft)
   teach=("data.train_files=$DATA/sft_train.parquet" "data.val_files=null" "model.path=$OUT_DIR/base_init"
-         "optim.lr=2e-3" "data.train_batch_size=8" "data.micro_batch_size_per_gpu=8" "data.use_dynamic_bsz=False"
+         "optim.lr=${TEACH_LR:-5e-3}" "trainer.total_epochs=1000" "data.train_batch_size=8" "data.micro_batch_size_per_gpu=8" "data.use_dynamic_bsz=False"
          "data.max_length=1024" "trainer.total_training_steps=$TEACH_STEPS" "trainer.default_local_dir=$TEACH"
          "trainer.project_name=specs" "trainer.experiment_name=teach" "trainer.resume_mode=disable"
          "checkpoint.save_contents=[model,optimizer,extra,hf_model]" "${cpu[@]}")
   check_config sft "${teach[@]}"
   run "$PY" -m torch.distributed.run --standalone --nproc-per-node=1 -m verl.trainer.sft_trainer "${teach[@]}" \
-    > >(grep --line-buffered -E "step:[0-9]+ " | sed -E 's/ - (perf|train\/(global|total|mfu))[^ ]*//g') \
+    > >(grep --line-buffered -E "step:[0-9]+ " | sed -u -E 's/ - (perf|train\/(global|total|mfu))[^ ]*//g') \
     || die "teaching SFT failed"
   mark_done "$TEACH" "$( [[ "$DRY_RUN" == 1 ]] || hf_weights "$TEACH")"
 fi
