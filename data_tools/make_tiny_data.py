@@ -19,8 +19,12 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-train", type=int, default=64, help="training questions (default 64)")
     parser.add_argument("--n-val", type=int, default=16, help="validation questions per task (default 16)")
+    parser.add_argument("--formatted-share", type=float, default=0.25,
+                        help="share of SFT answers in the think/answer format (default 0.25; the rest are plain)")
     args = parser.parse_args(argv)
-    for name, rows in make_tiny_data(args.out, seed=args.seed, n_train=args.n_train, n_val=args.n_val).items():
+    written = make_tiny_data(args.out, seed=args.seed, n_train=args.n_train, n_val=args.n_val,
+                             formatted_share=args.formatted_share)
+    for name, rows in written.items():
         print(f"{args.out}/{name}: {rows} rows")
     return 0
 

@@ -26,11 +26,11 @@ export VERL_PLATFORM=cpu
 eval "$("$PY" -c "from specs_verl.platform import cpu_env; print(' '.join(f'export {k}={v}' for k, v in cpu_env().items()))")"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 if [[ "$QUICK" == 1 ]]; then
-  : "${OUT_DIR:=./runs/tiny_cpu_quick}" "${SIZE:=tiny}" "${N_TRAIN:=16}" "${N_VAL:=4}" "${TEACH_STEPS:=12}"
+  : "${OUT_DIR:=./runs/tiny_cpu_quick}" "${SIZE:=tiny}" "${N_TRAIN:=32}" "${N_VAL:=4}" "${TEACH_STEPS:=80}"
   : "${SAMPLES_PER_QUESTION:=4}" "${COLD_STARTS:=dpo none}"
 else
-  : "${OUT_DIR:=./runs/tiny_cpu}" "${SIZE:=small}" "${N_TRAIN:=32}" "${N_VAL:=8}" "${TEACH_STEPS:=40}"
-  : "${SAMPLES_PER_QUESTION:=4}" "${COLD_STARTS:=dpo sft none}"
+  : "${OUT_DIR:=./runs/tiny_cpu}" "${SIZE:=small}" "${N_TRAIN:=48}" "${N_VAL:=8}" "${TEACH_STEPS:=100}"
+  : "${SAMPLES_PER_QUESTION:=8}" "${COLD_STARTS:=dpo sft none}"
 fi
 ZERO_STEPS="${ZERO_STEPS:-1}"
 RL_STEPS="${RL_STEPS:-1}"
@@ -44,8 +44,9 @@ ID_SOURCES=tiny_count
 OOD_SOURCES=tiny_choice,tiny_shapes
 ROLLOUT_BATCH=4 PPO_MINI_BATCH=4 MICRO_BATCH=4 ROLLOUT_N=2 GRPO_LR=1e-5 CLIP_HIGH=0.28
 MAX_PROMPT=512 MAX_RESPONSE=64 RL_TEST_FREQ=1 GF_METRIC=format
-SAMPLE_TEMPERATURE=1.0 SAMPLE_BACKEND=hf PAIR_MODE=decoupled
-SAMPLE_ARGS=(--batch-size 16 --no-progress)
+SAMPLE_TEMPERATURE=0.7 SAMPLE_BACKEND=hf PAIR_MODE=decoupled
+SAMPLE_ARGS=(--batch-size 32 --no-progress)
+PAIR_ARGS=(--pairs-per-question 2 --no-progress)
 GRPO_CONFIG=grpo_cpu
 GRPO_ENTRY=(--config-path=pkg://specs_verl.config --config-name=grpo_cpu)
 GRPO_PRESET=("data.val_batch_size=64" "data.filter_overlong_prompts=False")
@@ -58,7 +59,9 @@ if stage_wanted setup; then
   if is_done "$DATA"; then say "0 model and data: complete"; else
     say "0 a $SIZE random-weight Qwen2.5-VL and synthetic image data"
     run "$PY" "$RECIPES_DIR/../data_tools/make_tiny_model.py" --out "$OUT_DIR/base_init" --size "$SIZE"
-    run "$PY" "$RECIPES_DIR/../data_tools/make_tiny_data.py" --out "$DATA" --n-train "$N_TRAIN" --n-val "$N_VAL"
+    # 40 % of the teaching answers in the think/answer format, the rest plain: material for both pair sides
+    run "$PY" "$RECIPES_DIR/../data_tools/make_tiny_data.py" --out "$DATA" --n-train "$N_TRAIN" --n-val "$N_VAL" \
+        --formatted-share 0.4
     mark_done "$DATA" "$DATA"
   fi
   plan "$(marker "$DATA")"; plan "$TRAIN_FILE"; plan "$DATA/sft_train.parquet"; plan "$OUT_DIR/base_init"

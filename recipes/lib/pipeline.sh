@@ -128,7 +128,8 @@ stage_pairs() {  # 1b: sample zero and base, grade, judge, supplement, pollute -
   local judge=(--judge none)
   [[ -n "${JUDGE_URL:-}" ]] && judge=(--judge openai --judge-url "$JUDGE_URL" --judge-model "${JUDGE_MODEL:?JUDGE_MODEL must be set with JUDGE_URL}")
   run "$PY" -m specs_verl.selfdistill pair --chosen "$OUT_DIR/samples/zero" --rejected "$OUT_DIR/samples/base" \
-      --data "$TRAIN_FILE" --out "$out/pairs.parquet" --mode "$PAIR_MODE" "${judge[@]}" || die "pairing failed"
+      --data "$TRAIN_FILE" --out "$out/pairs.parquet" --mode "$PAIR_MODE" "${judge[@]}" "${PAIR_ARGS[@]}" \
+      || die "pairing failed"
   plan "$(marker "$out")"; plan "$out/pairs.parquet"
   mark_done "$out" "$out/pairs.parquet"
 }

@@ -189,8 +189,10 @@ def _write_parquet(records: list[dict], path: Path) -> None:
     os.replace(tmp, path)
 
 
-def make_tiny_data(out: str | os.PathLike, seed: int = 0, n_train: int = 64, n_val: int = 16) -> dict[str, int]:
-    """Write the RL, preference and SFT parquet files; return {file name: rows}."""
+def make_tiny_data(out: str | os.PathLike, seed: int = 0, n_train: int = 64, n_val: int = 16,
+                   formatted_share: float = 0.25) -> dict[str, int]:
+    """Write the RL, preference and SFT parquet files; return {file name: rows}. `formatted_share` of the SFT
+    answers use the think/answer format, the rest plain styles."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     train = make_rows(ID_SOURCE, n_train, seed, "train")
@@ -202,7 +204,7 @@ def make_tiny_data(out: str | os.PathLike, seed: int = 0, n_train: int = 64, n_v
         **{f"rl_val_ood_{src.removeprefix('tiny_')}.parquet": rows for src, rows in val_ood.items()},
         "pairs_train.parquet": pair_rows(train, seed),
         "pairs_val.parquet": pair_rows(val_id + [r for rows in val_ood.values() for r in rows], seed + 1),
-        "sft_train.parquet": sft_rows(train, seed),
+        "sft_train.parquet": sft_rows(train, seed, formatted_share),
     }
     for name, records in files.items():
         _write_parquet(records, out / name)
