@@ -48,6 +48,9 @@ def main(argv=None) -> int:
                                              "source folder)")
     parser.add_argument("--max-rows", type=int, help="stop after writing this many rows (quick runs)")
     parser.add_argument("--out-name", help="file stem instead of <name>_<split>[_<variant>][_<config>]")
+    parser.add_argument("--holdout", type=int, default=0,
+                        help="move N rows (1 in 10, chosen by qid) to <stem>_holdout.parquet: a held-out "
+                             "in-distribution validation set for datasets without one (ViRL39K)")
     parser.add_argument("--strict", action="store_true", help="stop at the first record that cannot be converted")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
@@ -55,7 +58,7 @@ def main(argv=None) -> int:
         result = prepare(args.name, args.out, source=args.source, split=args.split, config=args.config,
                          variant=args.variant, prompt_template=args.prompt_template, data_source=args.data_source,
                          max_rows=args.max_rows, image_root=args.image_root, out_name=args.out_name,
-                         strict=args.strict, progress=not args.no_progress)
+                         strict=args.strict, holdout=args.holdout, progress=not args.no_progress)
     except (DataPrepError, ValueError, OSError) as e:  # OSError: missing files, an unreachable hub
         print(f"prepare_data: error: {e}", file=sys.stderr)
         return 1

@@ -72,13 +72,15 @@ def output_stem(name: str, split: str, variant: str, default_variant: str, confi
 def prepare(name: str, out_dir: str | Path, *, source: str | None = None, split: str | None = None,
             config: str | None = None, variant: str | None = None, prompt_template: str | None = "specs",
             data_source: str | None = None, max_rows: int | None = None, image_root: str | None = None,
-            out_name: str | None = None, strict: bool = False,
+            out_name: str | None = None, strict: bool = False, holdout: int = 0, holdout_every: int = 10,
             progress: Callable[[int], Any] | bool = True) -> Result:
     """Convert, write `<out_dir>/<stem>.parquet` and `<stem>.skipped.json`, return the counts.
 
     `prompt_template`: a packaged template name (`specs`, `choice`, `terse`), a file, or None/"none".
     `max_rows`: stop after this many rows written (quick runs). `progress`: True for a tqdm bar, False for none,
-    or a callback taking the number of records just read.
+    or a callback taking the number of records just read. `holdout`: move this many rows, picked by a hash of
+    their qid (one in `holdout_every`, spread over the set, the same on every run), to `<stem>_holdout.parquet`: the held-out
+    in-distribution set GF needs when a dataset has no validation split (ViRL39K).
     """
     from specs_verl.generation.prompt import load_instruction
 
@@ -110,6 +112,8 @@ def prepare(name: str, out_dir: str | Path, *, source: str | None = None, split:
         tick = progress or (lambda n: None)
 
     writer = ParquetRowWriter(out_dir / f"{stem}.parquet", arrow_schema())
+    held = ParquetRowWriter(out_dir / f"{stem}_holdout.parquet", arrow_schema()) if holdout else None
+    held_count = 0
     try:
         for part in src.parts:
             for row, record in enumerate(iter_records(part.dataset)):
@@ -123,6 +127,11 @@ def prepare(name: str, out_dir: str | Path, *, source: str | None = None, split:
                     if qid in seen:
                         raise Skip("duplicate_qid", f"qid {qid!r} already written")
                     problem = spec.convert(record, ctx)
+                    if held is not None and held_count < holdout and _held_out(qid, holdout_every):
+                        held.add(build_row(problem, settings, index=held_count, source_row=row))
+                        held_count += 1
+                        seen.add(qid)
+                        continue
                     writer.add(build_row(problem, settings, index=result.written, source_row=row))
                     seen.add(qid)
                     result.written += 1
@@ -141,6 +150,8 @@ def prepare(name: str, out_dir: str | Path, *, source: str | None = None, split:
                                         f"is {result.source!r} really {spec.name}?") from None
     except BaseException:
         writer.abort()
+        if held is not None:
+            held.abort()
         raise
     finally:
         if bar is not None:
@@ -149,6 +160,10 @@ def prepare(name: str, out_dir: str | Path, *, source: str | None = None, split:
         result.out_path = writer.commit()
     else:
         writer.abort()
+    if held is not None:
+        result.notes.append(f"held out {held_count} rows in {held.commit() if held_count else 'nothing'}")
+        if not held_count:
+            held.abort()
 
     result.seconds = time.perf_counter() - started
     write_json(result.report_path, {
@@ -164,3 +179,10 @@ def prepare(name: str, out_dir: str | Path, *, source: str | None = None, split:
         reasons = ", ".join(f"{r} {n}" for r, n in (result.skipped + result.excluded).most_common()) or "no rows"
         raise DataPrepError(f"{spec.name} [{split}]: no row written ({reasons}); see {result.report_path}")
     return result
+
+
+def _held_out(qid: str, every: int) -> bool:
+    """One row in `every`, chosen by its id: the same rows on every run and machine."""
+    import hashlib
+
+    return int(hashlib.sha1(str(qid).encode()).hexdigest(), 16) % every == 0

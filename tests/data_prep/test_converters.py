@@ -189,3 +189,18 @@ def test_wrong_dataset_and_empty_result_are_errors(tmp_path):
         _prepare("mathverse", verse, tmp_path / "out", variant="vision_dominant")
     assert not (tmp_path / "out" / "mathverse_testmini_vision_dominant.parquet").exists()
     assert (tmp_path / "out" / "mathverse_testmini_vision_dominant.skipped.json").exists()
+
+
+def test_holdout_moves_rows_chosen_by_qid_to_a_held_out_file(tmp_path):
+    from specs_verl.data_prep.prepare import _held_out
+
+    src = fx.make_virl39k(tmp_path / "src")
+    full = _prepare("virl39k", src, tmp_path / "full")
+    kept = {r for r in by_qid(check_rows(full.out_path, "virl39k", "train"))}
+    expected = {q for q in kept if _held_out(q, 2)}
+    assert expected, "the fixture should hold at least one qid the hash picks"
+    split = _prepare("virl39k", src, tmp_path / "split", holdout=10, holdout_every=2)
+    held = by_qid(check_rows(split.out_path.with_name("virl39k_train_holdout.parquet"), "virl39k", "train"))
+    train = by_qid(check_rows(split.out_path, "virl39k", "train"))
+    assert set(held) == expected and set(train) == kept - expected  # disjoint, nothing lost
+    assert any("held out" in n for n in split.notes)
