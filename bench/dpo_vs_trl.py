@@ -423,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nsmall tiny Qwen2.5-VL ({runs['trl']['params'] / 1e6:.1f} M parameters, {runs['trl']['dtype']} "
           f"parameters and compute on both sides), {args.batch * args.steps} image pairs, global batch {args.batch} "
           f"pairs, micro-batch {args.micro} pairs, {args.steps} steps, max length {args.max_length}, 1 process, "
-          f"{args.threads} thread(s); load average (1 min) ours {ours['load'][0][0]:.1f} -> {ours['load'][1][0]:.1f}, "
+          f"{args.threads} thread(s), ours launched with {args.launcher}; load average (1 min) ours {ours['load'][0][0]:.1f} -> {ours['load'][1][0]:.1f}, "
           f"TRL {trl['load'][0][0]:.1f} -> {trl['load'][1][0]:.1f} on {os.cpu_count()} cores\n")
     lines = table(ours, trl, runs["ours"]["reference_pairs"], runs["ours"]["reference_s"], args)
     print("\n".join(lines))
