@@ -167,13 +167,13 @@ class DPOTrainer:
                           collate_fn=collate_pairs, num_workers=0)
 
     # ------------------------------------------------------------------ batches
-    def _meta(self, batch_pairs: int) -> dict:
+    def _meta(self, batch_pairs: int, micro_pairs: int | None = None) -> dict:
         data = self.config.data
         return {
             "use_remove_padding": self.config.model.use_remove_padding,
             "use_dynamic_bsz": data.use_dynamic_bsz,
             "max_token_len_per_gpu": data.max_token_len_per_gpu,
-            "micro_batch_size_per_gpu": data.micro_batch_size_per_gpu,
+            "micro_batch_size_per_gpu": micro_pairs or data.micro_batch_size_per_gpu,
             "force_group_size": 2,
             "temperature": 1.0,
             "pad_mode": "no_padding",
@@ -181,10 +181,10 @@ class DPOTrainer:
             "global_pairs": batch_pairs,
         }
 
-    def _tensordict(self, batch: dict, global_pairs: int):
+    def _tensordict(self, batch: dict, global_pairs: int, micro_pairs: int | None = None):
         from verl.utils import tensordict_utils as tu
 
-        td = tu.get_tensordict(tensor_dict=batch, non_tensor_dict=self._meta(global_pairs))
+        td = tu.get_tensordict(tensor_dict=batch, non_tensor_dict=self._meta(global_pairs, micro_pairs))
         lengths = batch["input_ids"].offsets().diff().tolist()
         tu.assign_non_tensor(td, global_token_num=NonTensorData(lengths))
         return td
@@ -193,7 +193,8 @@ class DPOTrainer:
         """Summed response log-probs of every row of `batch` (no gradient) and response token counts."""
         from verl.utils import tensordict_utils as tu
 
-        td = self._tensordict(batch, global_pairs=len(batch["pair_index"]) // 2)
+        pairs = len(batch["pair_index"]) // 2  # an evaluation batch is one micro-batch (the last may be short)
+        td = self._tensordict(batch, global_pairs=pairs, micro_pairs=pairs)
         tu.assign_non_tensor(td, compute_loss=False)
         output = client.infer_batch(td)
         seq_logps, tokens = sequence_logps(output["log_probs"], batch["loss_mask"])
@@ -367,7 +368,8 @@ class DPOTrainer:
                     raw = tu.get(output, "metrics")
                     stats = reduce_metric_sums(raw)
                     self._update_bco_delta(stats)
-                    tokens = stats.pop("tokens") * self.dp_size
+                    stats.pop("tokens")  # response tokens; throughput counts every processed token
+                    tokens = int(batch["input_ids"].offsets()[-1]) * self.dp_size
                     pairs = stats.pop("pairs")
                     metrics = {f"train/{k}": v for k, v in stats.items()}
                     metrics.update({

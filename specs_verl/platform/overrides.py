@@ -33,6 +33,8 @@ SFT_CPU = (
     "engine.strategy=fsdp2",  # FSDP1 wants parameters on an accelerator
     "engine.use_torch_compile=False",
     "+model.override_config.attn_implementation=sdpa",  # the default asks for flash_attention_2
+    # compute in float32: verl's engine autocasts to bf16 by default, which on CPU is several times slower
+    "+engine.mixed_precision.param_dtype=fp32",
     "model.use_remove_padding=False",  # the remove-padding patch imports flash_attn
     "model.enable_gradient_checkpointing=False",
     "data.num_workers=0",

@@ -61,7 +61,7 @@ def test_dry_run_refuses_a_stage_whose_input_nobody_writes(gpu_data, tmp_path):
 
 def test_dry_run_reports_a_config_that_does_not_compose(gpu_data, tmp_path):
     proc = dry_run("specs_qwen2.5vl.sh", {"DATA_DIR": str(gpu_data), "OUT_DIR": str(tmp_path / "o"),
-                                           "STAGES": "zero", "ROLLOUT_N": "eight"}, tmp_path)
+                                           "STAGES": "zero", "MICRO_BATCH": "null"}, tmp_path)
     assert proc.returncode != 0
     assert "the grpo config of this stage does not compose" in proc.stderr
 
