@@ -72,3 +72,18 @@ def test_tiny_cpu_recipe_dry_run(tmp_path):
     assert proc.stdout.count("config ok: grpo_cpu") == 2
     assert "config ok: sft" in proc.stdout and "config ok: dpo" in proc.stdout
     assert "--config-name=grpo_cpu" in proc.stdout and "-m specs_verl.evaluate" in proc.stdout
+
+
+def test_compare_recipe_runs_every_cold_start_on_the_same_pairs(gpu_data, tiny_data_dir, tmp_path):
+    out = tmp_path / "out"
+    (out / "pairs").mkdir(parents=True)
+    (out / "pairs" / "DONE").write_text(f"{tiny_data_dir / 'pairs_train.parquet'}\n")  # stage 1b finished
+    proc = dry_run("compare_coldstarts.sh", {"DATA_DIR": str(gpu_data), "OUT_DIR": str(out)}, tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "config ok: dpo" in proc.stdout and "config ok: sft" in proc.stdout
+    pairs = tiny_data_dir / "pairs_train.parquet"
+    for kind in ("dpo", "sft", "none"):
+        assert f"{kind}.sh Qwen/Qwen2.5-VL-7B-Instruct {pairs} {out}/coldstart/{kind}" in proc.stdout
+    assert (f"--checkpoints dpo={out}/coldstart/dpo/global_step_N/huggingface "
+            f"sft={out}/coldstart/sft/global_step_N/huggingface") in proc.stdout
+    assert f"--out {out}/gf_compare" in proc.stdout
