@@ -14,7 +14,7 @@
 #
 # --quick: the `tiny` model and fewer questions and steps (what CI runs); a rerun skips completed stages.
 # Knobs: OUT_DIR (./runs/tiny_cpu, ./runs/tiny_cpu_quick with --quick), SIZE (small | tiny), N_TRAIN, N_VAL,
-# TEACH_STEPS, ZERO_STEPS, RL_STEPS, SAMPLES_PER_QUESTION, COLD_STARTS ("dpo sft none"), STAGES.
+# TEACH_STEPS, TEACH_LR, ZERO_STEPS, RL_STEPS, SAMPLES_PER_QUESTION, COLD_STARTS ("dpo sft none"), STAGES.
 set -euo pipefail
 QUICK=0
 args=()
@@ -32,6 +32,8 @@ else
   : "${OUT_DIR:=./runs/tiny_cpu}" "${SIZE:=small}" "${N_TRAIN:=48}" "${N_VAL:=8}" "${TEACH_STEPS:=100}"
   : "${SAMPLES_PER_QUESTION:=8}" "${COLD_STARTS:=dpo sft none}"
 fi
+# the 12M-parameter `small` model wants a smaller step than the 0.2M `tiny` one (5e-3 stalls it near loss 1.2)
+if [[ "$SIZE" == small ]]; then TEACH_LR="${TEACH_LR:-1e-3}"; else TEACH_LR="${TEACH_LR:-5e-3}"; fi
 ZERO_STEPS="${ZERO_STEPS:-1}"
 RL_STEPS="${RL_STEPS:-1}"
 COLD_START=dpo
@@ -74,7 +76,7 @@ if stage_wanted teach && ! is_done "$TEACH"; then
   need "$DATA/sft_train.parquet"
   mapfile -t cpu < <(cpu_overrides sft)
   teach=("data.train_files=$DATA/sft_train.parquet" "data.val_files=null" "model.path=$OUT_DIR/base_init"
-         "optim.lr=${TEACH_LR:-5e-3}" "trainer.total_epochs=1000" "data.train_batch_size=8" "data.micro_batch_size_per_gpu=8" "data.use_dynamic_bsz=False"
+         "optim.lr=$TEACH_LR" "trainer.total_epochs=1000" "data.train_batch_size=8" "data.micro_batch_size_per_gpu=8" "data.use_dynamic_bsz=False"
          "data.max_length=1024" "trainer.total_training_steps=$TEACH_STEPS" "trainer.default_local_dir=$TEACH"
          "trainer.project_name=specs" "trainer.experiment_name=teach" "trainer.resume_mode=disable"
          "checkpoint.save_contents=[model,optimizer,extra,hf_model]" "${cpu[@]}")
