@@ -9,7 +9,10 @@ listing every record that was skipped and why. A record without a usable image o
 counted by reason; --strict stops at the first one instead.
 
 --source takes a hub id (needs the network), a local copy of the hub repo (e.g. from `huggingface-cli download
---repo-type dataset`), a folder of parquet/json files, or one file or glob.
+--repo-type dataset`), a folder of parquet/json files, or one file or glob. Relative image paths are looked up
+in the source folder and in the zip archives at its top (ViRL39K's images.zip, read in place); a ViRL39K hub id
+is downloaded whole (parquet + images.zip) with the hub client. Multiple-choice rows get the template's
+`_choice` variant (specs_choice: the same format, asking for the option letter).
 """
 
 import argparse
@@ -44,8 +47,11 @@ def main(argv=None) -> int:
                         help="format instruction added to each question: a packaged template (specs, choice, "
                              "terse), a text file (may hold {question}), or none (default: specs)")
     parser.add_argument("--data-source", help="data_source to write on every row (default: the dataset's name)")
-    parser.add_argument("--image-root", help="folder that relative image paths are resolved against (default: the "
-                                             "source folder)")
+    parser.add_argument("--image-root", help="folder or .zip that relative image paths are resolved against first "
+                                             "(default: the source folder and the .zip archives in it)")
+    parser.add_argument("--images-only", action="store_true",
+                        help="skip text-only records (ViRL39K's DeepScaleR rows) instead of writing them as "
+                             "text-only rows")
     parser.add_argument("--max-rows", type=int, help="stop after writing this many rows (quick runs)")
     parser.add_argument("--out-name", help="file stem instead of <name>_<split>[_<variant>][_<config>]")
     parser.add_argument("--holdout", type=int, default=0,
@@ -58,7 +64,8 @@ def main(argv=None) -> int:
         result = prepare(args.name, args.out, source=args.source, split=args.split, config=args.config,
                          variant=args.variant, prompt_template=args.prompt_template, data_source=args.data_source,
                          max_rows=args.max_rows, image_root=args.image_root, out_name=args.out_name,
-                         strict=args.strict, holdout=args.holdout, progress=not args.no_progress)
+                         strict=args.strict, holdout=args.holdout, images_only=args.images_only,
+                         progress=not args.no_progress)
     except (DataPrepError, ValueError, OSError) as e:  # OSError: missing files, an unreachable hub
         print(f"prepare_data: error: {e}", file=sys.stderr)
         return 1

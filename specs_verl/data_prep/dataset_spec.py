@@ -30,6 +30,7 @@ class DatasetSpec:
     configs: tuple[str, ...] = ()  # hub configs loaded one by one and concatenated (MMMU's subjects)
     default_config: str | None = None  # the hub config to load when the dataset has several (MathVerse)
     variants: dict[str, str] = field(default_factory=dict)  # name -> description; first is the default
+    archives: tuple[str, ...] = ()  # files beside the data holding its images (a hub id is fetched whole)
 
     @property
     def default_variant(self) -> str:

@@ -5,9 +5,13 @@
 - local folder: a downloaded hub repo (the configs its README declares are honoured), else the folder's
   `<split>-*` / `<split>.<ext>` data files, else all its data files when none is named for a split (noted);
   without a README, a folder per config (MMMU's `Accounting/`, `Art/`, ...) loads each;
-- a file or glob (`39Krelease.parquet`, `data/*.jsonl`): loaded as one split whatever its name.
-Records are then read as Arrow batches (`iter_records`), so image columns arrive as `{"bytes", "path"}`
-without a decode/re-encode round trip.
+- a file or glob (`39Krelease.parquet`, `data/*.jsonl`): loaded as one split whatever its name;
+- a hub id of a dataset whose images live in an archive next to the data (`DatasetSpec.archives`, ViRL39K's
+  `images.zip`, which `datasets` does not read): the repo is fetched with the hub client's `snapshot_download`
+  and then read as the local folder it is, so a hub id and a downloaded copy go through the same code.
+Relative image paths are looked up in the source's folder, then in the `*.zip` archives at its top level
+(`images.ImageArchive`, read in place). Records are then read as Arrow batches (`iter_records`), so image
+columns arrive as `{"bytes", "path"}` without a decode/re-encode round trip.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .dataset_spec import DatasetSpec
+from .images import ImageArchive
 
 _FILE_BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".arrow": "arrow", ".csv": "csv"}
 
@@ -33,7 +38,7 @@ class Part:
 @dataclass
 class Source:
     parts: list[Part]
-    image_roots: list[Path]  # where relative image paths are looked up
+    image_roots: list[Path | ImageArchive]  # where relative image paths are looked up, in order
     notes: list[str]  # what the loader decided on its own (printed in the summary)
 
     def __len__(self) -> int:
@@ -104,6 +109,32 @@ def _load_folder(path: Path, config: str | None, split: str, notes: list[str]):
     return _pick_split(datasets.load_dataset(str(path)), split, str(path), notes)
 
 
+def archives_in(folder: Path) -> list[ImageArchive]:
+    """The zip archives at the top of `folder` (where a hub download leaves `images.zip`)."""
+    return [ImageArchive(z) for z in sorted(folder.glob("*.zip")) if z.is_file()]
+
+
+def _root(image_root: str | os.PathLike) -> Path | ImageArchive:
+    p = Path(image_root).expanduser()
+    if not p.exists():
+        raise FileNotFoundError(f"--image-root {p} does not exist")
+    return ImageArchive(p) if p.is_file() and p.suffix.lower() == ".zip" else p
+
+
+def hub_snapshot(repo_id: str, archives: tuple[str, ...]) -> Path:
+    """The local folder of the dataset repo `repo_id` with its data files and `archives` (downloaded once into
+    the hub cache by `huggingface_hub.snapshot_download`; offline, the cached copy)."""
+    from huggingface_hub import snapshot_download
+
+    patterns = ["README.md", *(f"*{ext}" for ext in _FILE_BUILDERS), *(f"**/*{ext}" for ext in _FILE_BUILDERS),
+                *archives]
+    return Path(snapshot_download(repo_id, repo_type="dataset", allow_patterns=patterns))
+
+
+def _is_local(source: str, path: Path) -> bool:
+    return path.exists() or source.startswith(("/", ".", "~")) or path.suffix.lower() in _FILE_BUILDERS
+
+
 def load_source(spec: DatasetSpec, source: str | None, split: str, config: str | None = None,
                 image_root: str | os.PathLike | None = None) -> Source:
     """The records of one split of `spec` (`source` defaults to its hub id)."""
@@ -111,9 +142,12 @@ def load_source(spec: DatasetSpec, source: str | None, split: str, config: str |
 
     source = source or spec.hub_id
     notes: list[str] = []
-    roots = [Path(image_root)] if image_root else []
+    roots: list[Path | ImageArchive] = [_root(image_root)] if image_root else []
     path = Path(source).expanduser()
     configs = [config] if config else list(spec.configs)
+    if spec.archives and not glob.has_magic(source) and not _is_local(source, path):
+        path = hub_snapshot(source, spec.archives)
+        notes.append(f"{source}: hub snapshot in {path}")
     if path.is_file() or glob.has_magic(source):
         files = sorted(glob.glob(os.path.expanduser(source))) if glob.has_magic(source) else [str(path)]
         if not files:
@@ -123,9 +157,10 @@ def load_source(spec: DatasetSpec, source: str | None, split: str, config: str |
             raise ValueError(f"cannot read {files[0]!r}: expected one of {', '.join(_FILE_BUILDERS)}")
         ds = datasets.load_dataset(builder, data_files=files, split="train")
         notes.append(f"read {len(files)} file(s) as split {split!r}")
-        return Source([Part(config or "", ds)], roots + [Path(files[0]).parent], notes)
+        parent = Path(files[0]).parent
+        return Source([Part(config or "", ds)], roots + [parent, *archives_in(parent)], notes)
     if path.is_dir():
-        roots.append(path)
+        roots += [path, *archives_in(path)]
         if configs:  # one part per config: declared in the README, else a folder per config
             declared = readme_configs(path)
             present = [c for c in configs if (c in declared if declared else (path / c).is_dir())]
@@ -139,7 +174,7 @@ def load_source(spec: DatasetSpec, source: str | None, split: str, config: str |
                                                 notes)) for c in present], roots, notes)
         name = spec.default_config
         return Source([Part(name or "", _load_folder(path, name, split, notes))], roots, notes)
-    if source.startswith(("/", ".", "~")) or path.suffix.lower() in _FILE_BUILDERS:
+    if _is_local(source, path):
         raise FileNotFoundError(f"no such file or folder: {source}")
     if configs:  # a hub dataset split into configs
         return Source([Part(c, datasets.load_dataset(source, c, split=split)) for c in configs], roots, notes)

@@ -8,36 +8,45 @@ Columns (hub card / lmms-eval's MathVerse task): `sample_index` str, `problem_in
 Quirks:
 - `Vision Only` rows carry the whole question, choices included, inside the image (the benchmark's `query_wo`
   starts "According to the question shown in the image, ..."); whatever `question` text they have follows that
-  lead-in here, and an empty question becomes the lead-in alone.
-- multiple-choice choices live in the question text ("Choices:\\nA:... B:...") or in the image, not in a
-  column; the answer is the letter. The odd multiple-choice answer written as the choice text is mapped back to
-  its letter through the "Choices" block of `question_for_eval`; when that fails it stays a free-form answer.
+  lead-in here.
+- multiple-choice rows keep the benchmark's own letter instruction as their first line (the part of `query_wo`
+  before "Question:", e.g. "According to the question shown in the image, please directly answer the question
+  and provide the correct option letter, e.g., A, B, C, D."); 436 of the 788 vision-only problems are multiple
+  choice with the options only in the image.
+- the choices live in the question text ("Choices:\nA:... B:...") or in the image, not in a column; the
+  answer is the letter. The options are read from `question_for_eval` (the full text, also for vision-only
+  rows) into extra_info.options, so the grader can accept the right option's text. The odd answer written as
+  the choice text (`False`, `090^\\circ T`) is mapped back to its letter through them; when that fails it stays
+  a free-form answer. Multi-select answers (`C\nD`) become the letter set "C,D".
+- free-form answers carry prose and units (`Area $=9 \\pi \\mathrm{cm}^{2}$`): `gold_answers` normalises them.
 Variants select `problem_version`: `vision_only` (default), `all`, or one version in snake case.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from .dataset_spec import ConvertContext, DatasetSpec
-from .problem import Excluded, Problem, Skip, column, letter_for, option_letter, set_choice, text
+from .problem import (Excluded, Problem, Skip, column, letter_for, letter_set, option_letter, options_in_text,
+                      set_choice, set_multi_select, text)
 
 VERSIONS = ("Text Dominant", "Text Lite", "Vision Intensive", "Vision Dominant", "Vision Only")
 LEAD_IN = "According to the question shown in the image, answer the question."
-_CHOICE_LINE = re.compile(r"^\s*([A-H])\s*[:.)]\s*(.+?)\s*$", re.M)
+# the benchmark's query_wo lead for multiple choice (used when a record has no query_wo)
+LETTER_LEAD = {True: "According to the question shown in the image, please directly answer the question and "
+                     "provide the correct option letter, e.g., A, B, C, D.",
+               False: "Please directly answer the question and provide the correct option letter, e.g., A, B, C, D."}
 
 
 def _slug(version: str) -> str:
     return "_".join(version.lower().split())
 
 
-def choices_in_text(question: str) -> list[str]:
-    """The options of a "Choices:" block (`A:...`, `A. ...`, `(A) ...` lines), in order; [] when there is none."""
-    _, sep, tail = question.partition("Choice")
-    found = _CHOICE_LINE.findall(tail if sep else "")
-    letters = [k for k, _ in found]
-    return [v for _, v in found] if letters == [chr(65 + i) for i in range(len(letters))] else []
+def letter_lead(record: dict[str, Any], vision_only: bool) -> str:
+    """The benchmark's own instruction for a multiple-choice row: `query_wo` up to "Question:"."""
+    query = text(record.get("query_wo"))
+    head = query.split("Question:")[0].strip()
+    return head if "option letter" in head else LETTER_LEAD[vision_only]
 
 
 def record_id(record: dict[str, Any], ctx: ConvertContext) -> str:
@@ -48,27 +57,32 @@ def convert(record: dict[str, Any], ctx: ConvertContext) -> Problem:
     version = text(column(record, "problem_version"))
     if ctx.variant != "all" and _slug(version) != ctx.variant:
         raise Excluded(f"problem_version {version!r}")
+    vision_only = version == "Vision Only"
     question = text(column(record, "question"))
-    if version == "Vision Only" or not question:
-        question = f"{LEAD_IN}\n{question}" if question else LEAD_IN
     answer = text(column(record, "answer"))
     image = record.get("image")
     metadata = record.get("metadata") or {}
     subject = text(metadata.get("subject")) if isinstance(metadata, dict) else ""
     problem = Problem(qid=record_id(record, ctx), question=question,
                       images=[image] if image is not None and image != "" else [], answer=answer,
-                      raw_answer=answer, category=f"{version} / {subject}" if subject else version)
-    if text(column(record, "question_type")) == "multi-choice" and answer:
-        letter = option_letter(answer)
-        if letter is None:
-            options = choices_in_text(text(record.get("question_for_eval")) or question)
-            try:
-                letter = letter_for(answer, options) if options else None
-            except Skip:
-                letter = None
-        if letter is not None:
-            set_choice(problem, [], letter)
-    return problem
+                      raw_answer=answer, category=f"{version} / {subject}" if subject else version,
+                      lead=LEAD_IN if vision_only or not question else "")
+    if text(column(record, "question_type")) != "multi-choice" or not answer:
+        return problem
+    options = options_in_text(text(record.get("question_for_eval")) or question)
+    letters = letter_set(answer)
+    letter = option_letter(answer)
+    if letter is None and letters is None and options:
+        try:
+            letter = letter_for(answer, options)
+        except Skip:
+            return problem  # not a letter and none of the options: graded as the free-form answer it is
+    if letter is None and letters is None:
+        return problem
+    problem.lead = letter_lead(record, vision_only)
+    if letters is not None:
+        return set_multi_select(problem, options, letters, shown=False)
+    return set_choice(problem, options, letter, shown=False)
 
 
 SPEC = DatasetSpec(

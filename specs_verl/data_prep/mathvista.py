@@ -7,7 +7,8 @@ Columns (hub card): `pid` str, `question` str, `image` str (a path inside the re
 `query` str (the benchmark's own full prompt, not used: we write our own instruction).
 Quirk: a multiple-choice `answer` is the text of the right choice, not its letter (evalscope's and other
 evaluators map it with `choices.index(answer)`); answers that match no choice, or several equal choices, are
-skipped rather than guessed. Free-form questions get the benchmark's precision as a hint line.
+skipped rather than guessed. Free-form questions get the benchmark's precision as a hint line, and float answers
+carry it in extra_info.precision (the official scorer rounds to it before comparing).
 """
 
 from __future__ import annotations
@@ -20,11 +21,17 @@ from .problem import Problem, column, set_choice, text
 _HINTS = {"integer": "The answer is an integer.", "list": "The answer is a Python list."}
 
 
-def _hint(answer_type: str, precision: Any) -> str:
+def _places(precision: Any) -> int | None:
+    try:
+        places = int(float(precision))
+    except (TypeError, ValueError):
+        return None
+    return places if places >= 0 else None
+
+
+def _hint(answer_type: str, places: int | None) -> str:
     if answer_type == "float":
-        try:
-            places = int(float(precision))
-        except (TypeError, ValueError):
+        if places is None:
             return "The answer is a decimal number."
         return f"The answer is a decimal number with {places} decimal place{'s' if places != 1 else ''}."
     return _HINTS.get(answer_type, "")
@@ -48,7 +55,9 @@ def convert(record: dict[str, Any], ctx: ConvertContext) -> Problem:
     if text(column(record, "question_type")) == "multi_choice":
         set_choice(problem, [text(c) for c in (record.get("choices") or [])])
     else:
-        problem.hint = _hint(text(record.get("answer_type")), record.get("precision"))
+        kind, places = text(record.get("answer_type")), _places(record.get("precision"))
+        problem.hint = _hint(kind, places)
+        problem.precision = places if kind == "float" else None
     return problem
 
 

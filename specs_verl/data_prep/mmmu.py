@@ -7,7 +7,8 @@ questions), `explanation` str, `image_1` ... `image_7` Image (unused ones None),
 `topic_difficulty` str, `question_type` str, `subfield` str.
 Quirks: images are referenced as `<image 1>` in the question and sometimes only in the options (picture
 choices): each first reference becomes the placeholder where it stands. Some open answers are list literals of
-equally good answers ("['24/7', '3.429']"): the first is the ground truth, all are kept in extra_info.answer.
+equally good answers ("['24/7', '3.429']", "['Tampa', 'Florida']"): the first is the ground truth and the whole
+list goes to extra_info.answers (any one of them scores, as MMMU's own scorer has it).
 """
 
 from __future__ import annotations
@@ -58,8 +59,9 @@ def convert(record: dict[str, Any], ctx: ConvertContext) -> Problem:
     if text(column(record, "question_type")) == "multiple-choice":
         set_choice(problem, _literal_list(column(record, "options"), "options"), option_letter(raw))
     elif raw.startswith("["):
-        answers = _literal_list(raw, "answer")
+        answers = [a for a in _literal_list(raw, "answer") if a]
         problem.answer = answers[0] if answers else ""
+        problem.answers = answers
     return problem
 
 

@@ -22,6 +22,11 @@ _NUMBERED = re.compile(r"<image[ _]?(\d+)>", re.I)
 _OTHER_SLOTS = {"<video>": "[video]", "<audio>": "[audio]"}
 
 
+def has_references(body: str) -> bool:
+    """Whether the text refers to an image at all (`<image>`, `<image 1>`, `<image1>`)."""
+    return PLACEHOLDER in body or _NUMBERED.search(body) is not None
+
+
 def without_references(body: str) -> str:
     """The text with every image reference removed (is there a question besides the pictures?)."""
     return _NUMBERED.sub("", body.replace(PLACEHOLDER, "")).strip()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .dataset_spec import ConvertContext
+from .images import ImageArchive
 from .loading import iter_records, load_source
 from .problem import Excluded, LayoutError, Skip
 from .registry import get_spec
@@ -73,10 +74,12 @@ def prepare(name: str, out_dir: str | Path, *, source: str | None = None, split:
             config: str | None = None, variant: str | None = None, prompt_template: str | None = "specs",
             data_source: str | None = None, max_rows: int | None = None, image_root: str | None = None,
             out_name: str | None = None, strict: bool = False, holdout: int = 0, holdout_every: int = 10,
-            progress: Callable[[int], Any] | bool = True) -> Result:
+            images_only: bool = False, progress: Callable[[int], Any] | bool = True) -> Result:
     """Convert, write `<out_dir>/<stem>.parquet` and `<stem>.skipped.json`, return the counts.
 
-    `prompt_template`: a packaged template name (`specs`, `choice`, `terse`), a file, or None/"none".
+    `prompt_template`: a packaged template name (`specs`, `choice`, `terse`), a file, or None/"none"; multiple-
+    choice rows get its `_choice` variant when one is packaged (`specs_choice`: the same format, asking for the
+    option letter). `images_only`: skip text-only records (counted as `text_only`) instead of writing them.
     `max_rows`: stop after this many rows written (quick runs). `progress`: True for a tqdm bar, False for none,
     or a callback taking the number of records just read. `holdout`: move this many rows, picked by a hash of
     their qid (one in `holdout_every`, spread over the set, the same on every run), to `<stem>_holdout.parquet`: the held-out
@@ -92,6 +95,7 @@ def prepare(name: str, out_dir: str | Path, *, source: str | None = None, split:
         choices = ", ".join(spec.variants) or "none: it has no variants"
         raise ValueError(f"{spec.name} has no variant {variant!r}; choose one of {choices}")
     instruction = load_instruction(prompt_template)
+    choice_instruction = load_instruction(prompt_template, choice=True)
     out_dir = Path(out_dir)
     stem = out_name or output_stem(spec.name, split, variant, spec.default_variant, config)
     result = Result(spec.name, split, source or spec.hub_id, None, out_dir / f"{stem}.skipped.json")
@@ -99,7 +103,8 @@ def prepare(name: str, out_dir: str | Path, *, source: str | None = None, split:
     src = load_source(spec, source, split, config=config, image_root=image_root)
     result.notes += src.notes
     settings = RowSettings(data_source=data_source or spec.data_source, ability=spec.ability, split=split,
-                           instruction=instruction, image_roots=tuple(src.image_roots))
+                           instruction=instruction, image_roots=tuple(src.image_roots),
+                           choice_instruction=choice_instruction, images_only=images_only)
     listed: list[dict[str, Any]] = []
     seen: set[str] = set()
     bar = None
@@ -156,6 +161,9 @@ def prepare(name: str, out_dir: str | Path, *, source: str | None = None, split:
     finally:
         if bar is not None:
             bar.close()
+        for root in src.image_roots:
+            if isinstance(root, ImageArchive):
+                root.close()
     if result.written:
         result.out_path = writer.commit()
     else:

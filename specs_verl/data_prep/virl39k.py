@@ -1,15 +1,21 @@
 """ViRL39K (VL-Rethinker's 38,870 verifiable visual QAs; with Orsta-Data-47k, SPECS's RL training set).
 
 Layouts:
-- parquet with the images embedded (the hub card of the `Kun-Xiang/ViRL39K` mirror): `problem` str, `answer` str,
-  `images` list[Image], `category` str, `qid` str, `id` int64; one split, `train` (38,870 rows).
-- the original `TIGER-Lab/ViRL39K` release (`39Krelease.parquet` + `images.zip`), as a public loader of it reads
-  it: `question`, `answer`, `image` = list of paths relative to the repo root, `category`, `qid`. Unzip the
-  images next to the parquet (or pass --image-root) and point --source at the folder or at the parquet file.
-Quirks (handled by that same public loader):
-- some answers are wrapped as `\\boxed{...}`: unwrapped here;
-- multiple-choice answers are a single capital letter with the options already in the question text: the letter
-  is the ground truth and the text is kept as is;
+- `TIGER-Lab/ViRL39K` on the hub (the default): `39Krelease.parquet` with `question` str, `answer` str (always
+  `\\boxed{...}`), `category` str, `source` str, `qid` str, `image` list[str] (paths such as
+  `images/Processed-...-0.jpg`, empty for the text-only DeepScaleR rows) and `PassRate_*` columns, plus
+  `images.zip` holding those paths. `datasets` reads only the parquet, so the hub id is fetched with the hub
+  client (`loading.hub_snapshot`) and the images are read from `images.zip` in place; a local folder laid out
+  like the repo (parquet + `images.zip`, as `huggingface-cli download --repo-type dataset` leaves it, or the
+  images unzipped) goes through the same code.
+- parquet with the images embedded (the `Kun-Xiang/ViRL39K` mirror): `problem`, `answer`, `images` list[Image],
+  `category`, `qid`, `id`.
+Quirks:
+- answers are wrapped as `\\boxed{...}`: unwrapped here;
+- multiple-choice answers are a capital letter with the options already in the question text: the letter is the
+  ground truth, the text is kept as is and the options it lists go to extra_info.options for the grader;
+- rows with no image and no image reference are text-only questions: written as text-only rows (verl and the
+  DPO trainer take them), or skipped with `--images-only`;
 - the number of `<image>` tokens in the question does not always match the images: `placeholders` fixes it.
 """
 
@@ -18,7 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 from .dataset_spec import ConvertContext, DatasetSpec
-from .problem import Problem, as_list, column, option_letter, strip_boxed, text
+from .placeholders import has_references
+from .problem import Problem, as_list, column, option_letter, options_in_text, set_choice, strip_boxed, text
 
 
 def record_id(record: dict[str, Any], ctx: ConvertContext) -> str:
@@ -30,13 +37,17 @@ def convert(record: dict[str, Any], ctx: ConvertContext) -> Problem:
     images = as_list(column(record, "images", "image"))
     raw = text(column(record, "answer"))
     answer = strip_boxed(raw)
-    letter = option_letter(answer) if len(answer.strip()) == 1 else None
-    return Problem(qid=record_id(record, ctx), question=question, images=images, answer=letter or answer,
-                   choice=letter is not None, category=text(record.get("category")), raw_answer=raw)
+    problem = Problem(qid=record_id(record, ctx), question=question, images=images, answer=answer,
+                      category=text(record.get("category")), raw_answer=raw,
+                      text_only=not images and not has_references(question))
+    letter = option_letter(answer)
+    if letter is not None:
+        set_choice(problem, options_in_text(question), letter, shown=False)
+    return problem
 
 
 SPEC = DatasetSpec(
     name="virl39k", hub_id="TIGER-Lab/ViRL39K", data_source="virl39k", default_split="train",
-    ability="visual_reasoning", convert=convert, record_id=record_id, role="train",
-    summary="ViRL39K RL training set (problem/question, answer, images/image, category, qid)",
+    ability="visual_reasoning", convert=convert, record_id=record_id, role="train", archives=("images.zip",),
+    summary="ViRL39K RL training set (39Krelease.parquet + images.zip, or images embedded)",
 )

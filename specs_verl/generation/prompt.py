@@ -2,18 +2,45 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 NO_TEMPLATE = "none"
+CHOICE_SUFFIX = "_choice"  # `specs_choice.txt`: the variant of `specs.txt` that multiple-choice rows get
 
 
-def load_instruction(name_or_file: str | None) -> str | None:
-    """The text of a packaged template (`specs`, `choice`, `terse`), a file path, or None for `none`/None."""
+def load_instruction(name_or_file: str | None, *, choice: bool = False) -> str | None:
+    """The text of a packaged template (`specs`, `choice`, `terse`), a file path, or None for `none`/None.
+
+    `choice=True`: the template's multiple-choice variant (`<name>_choice`, which asks for the option letter in
+    the same format) when one is packaged, else the template itself."""
     if name_or_file is None or name_or_file == NO_TEMPLATE:
         return None
     from specs_verl.tiny.data import template
 
+    if choice and _packaged(name_or_file + CHOICE_SUFFIX):
+        return template(name_or_file + CHOICE_SUFFIX)
     return template(name_or_file)
+
+
+def _packaged(name: str) -> bool:
+    from importlib import resources
+
+    return "/" not in name and resources.files("specs_verl.templates").joinpath(f"{name}.txt").is_file()
+
+
+@lru_cache(maxsize=16)
+def _choice_variant(instruction: str) -> str | None:
+    """The packaged `_choice` variant of the packaged template whose text is `instruction`, if any."""
+    from importlib import resources
+
+    from specs_verl.tiny.data import template
+
+    for entry in resources.files("specs_verl.templates").iterdir():
+        name = entry.name.removesuffix(".txt")
+        if entry.name.endswith(".txt") and _packaged(name + CHOICE_SUFFIX) and template(name) == instruction:
+            return template(name + CHOICE_SUFFIX)
+    return None
 
 
 def apply_instruction(messages: list[dict[str, Any]], instruction: str | None) -> tuple[list[dict[str, Any]], bool]:
@@ -21,7 +48,8 @@ def apply_instruction(messages: list[dict[str, Any]], instruction: str | None) -
 
     An instruction holding `{question}` is a full template: the user text replaces `{question}`. Otherwise the
     instruction is appended on a new line, unless the user text already contains it (datasets prepared for
-    SPECS carry it already, and doubling it would change the prompt the model was trained on).
+    SPECS carry it already, and doubling it would change the prompt the model was trained on); their
+    multiple-choice rows carry its `_choice` variant, which counts as the instruction too.
     """
     if not instruction:
         return messages, False
@@ -33,7 +61,7 @@ def apply_instruction(messages: list[dict[str, Any]], instruction: str | None) -
         raise ValueError("prompt content must be a string with <image> placeholders (verl's RL schema)")
     if "{question}" in instruction:
         new = instruction.replace("{question}", content)
-    elif instruction in content:
+    elif instruction in content or (_choice_variant(instruction) or "\0") in content:
         return messages, False
     else:
         new = f"{content.rstrip()}\n{instruction}"

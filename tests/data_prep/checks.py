@@ -1,5 +1,6 @@
 """What every prepared file must satisfy, whatever the dataset: verl's RL schema, one placeholder per image,
-decodable PNG/JPEG bytes, the instruction, a non-empty ground truth, the same extra_info keys everywhere."""
+decodable PNG/JPEG bytes, the instruction (its `_choice` variant on multiple-choice rows), a non-empty ground
+truth, the same extra_info keys everywhere, no control characters, the grading contract's value shapes."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
+from specs_verl.data_prep.latex_escapes import has_control
 from specs_verl.data_prep.rows import EXTRA_INFO_KEYS
-from specs_verl.tiny.data import template
+from specs_verl.generation.prompt import load_instruction
 
 COLUMNS = {"data_source", "prompt", "images", "ability", "reward_model", "extra_info"}
 
@@ -22,33 +24,55 @@ def read_rows(path: Path) -> list[dict]:
     return df.to_dict("records")
 
 
-def check_rows(path: Path, data_source: str, split: str, instruction: str | None = None) -> list[dict]:
-    """All the schema checks; returns the rows (prompt text under row["text"]) for dataset-specific checks."""
-    instruction = template("specs") if instruction is None else instruction
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
+        for v in (value.tolist() if hasattr(value, "tolist") else value):
+            yield from _strings(v)
+
+
+def check_rows(path: Path, data_source: str, split: str, instruction: str | None = None,
+               choice_instruction: str | None = None, text_only: bool = False) -> list[dict]:
+    """All the schema checks; returns the rows (prompt text under row["text"]) for dataset-specific checks.
+    `text_only`: rows without images are allowed."""
+    if instruction is None:
+        instruction, choice_instruction = load_instruction("specs"), load_instruction("specs", choice=True)
     rows = read_rows(path)
     for i, row in enumerate(rows):
         assert row["data_source"] == data_source
         assert len(row["prompt"]) == 1 and row["prompt"][0]["role"] == "user"
         content = row["prompt"][0]["content"]
         images = list(row["images"])
-        assert content.count("<image>") == len(images) >= 1, (i, content)
+        assert content.count("<image>") == len(images) >= (0 if text_only else 1), (i, content)
+        assert not any(has_control(s) for s in _strings(row)), (i, row)
         assert "<video>" not in content and "<audio>" not in content
         for img in images:
             assert img["path"] is None
             assert Image.open(io.BytesIO(img["bytes"])).format in ("PNG", "JPEG")
-        if instruction:
-            assert content.endswith("\n" + instruction)
+        extra = row["extra_info"]
+        want = choice_instruction if extra["answer_type"] in ("choice", "multi_select") and choice_instruction \
+            else instruction
+        if want:
+            assert content.endswith("\n" + want), (i, content[-300:])
         assert row["reward_model"]["style"] == "rule"
         truth = row["reward_model"]["ground_truth"]
         assert isinstance(truth, str) and truth.strip() == truth and truth
-        extra = row["extra_info"]
         assert tuple(extra) == EXTRA_INFO_KEYS
         assert extra["index"] == i and extra["split"] == split
+        assert all(isinstance(a, str) and a for a in extra["answers"])
+        assert extra["precision"] is None or extra["precision"] >= 0
         if extra["answer_type"] == "choice":
             assert len(truth) == 1 and truth.isupper()
-            if len(extra["options"]):
-                assert "\nOptions:\nA" in content
-                assert ord(truth) - 65 < len(extra["options"])
+            assert not len(extra["options"]) or ord(truth) - 65 < len(extra["options"])
+        elif extra["answer_type"] == "multi_select":
+            letters = truth.split(",")
+            assert len(letters) > 1 and letters == sorted(set(letters)) and all(len(x) == 1 for x in letters)
+        else:
+            assert not len(extra["options"])
         row["text"] = content
     assert len({r["extra_info"]["qid"] for r in rows}) == len(rows)
     return rows
