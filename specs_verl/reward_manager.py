@@ -8,7 +8,8 @@ The managers are verl's `naive` managers (decode the response, call `compute_sco
 dict key as a metric) with the scorer fixed to `specs_verl.reward.compute_score` for every `data_source`, and
 its options read from `reward.reward_kwargs` (the key verl's own `dapo` manager reads), e.g.
 `+reward.reward_kwargs.format_weight=0.5 +reward.reward_kwargs.profile=specs`. An unknown option fails here,
-when the manager is built, not per sample.
+when the manager is built, not per sample. Building a manager also starts a grading worker process in the
+background (`specs_verl.grading.worker_pool`), so the first symbolic grade does not wait for sympy to import.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from verl.experimental.reward_loop.reward_manager.naive import NaiveRewardManage
 from verl.workers.reward_manager import register as register_legacy
 from verl.workers.reward_manager.naive import NaiveRewardManager as LegacyNaiveRewardManager
 
+from specs_verl.grading import warm_up
 from specs_verl.reward import compute_score as specs_compute_score
 from specs_verl.reward import resolve_options
 
@@ -59,6 +61,7 @@ class SpecsRewardManager(NaiveRewardManager):
                            "manager always scores with specs_verl.reward.compute_score", custom.get("path"))
         self.compute_score = functools.partial(specs_compute_score, **self.options)
         self.is_async_reward_score = False
+        warm_up()
 
 
 @register_legacy(NAME)
@@ -72,4 +75,5 @@ class SpecsLegacyRewardManager(LegacyNaiveRewardManager):
                          reward_fn_key=reward_fn_key, **timeout)
         self.options = resolve_options(reward_kwargs)
         self.compute_score = functools.partial(specs_compute_score, **self.options)
+        warm_up()
 

@@ -1,4 +1,4 @@
-"""Answer grading: extraction, the four graders in order, ground-truth shapes, and the hard time limit."""
+"""Answer grading: extraction, the graders in order, ground-truth shapes, hedges, multiple choice."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from specs_verl import grading
+from specs_verl.grading.numbers import plain_number_verdict
+from specs_verl.grading.symbolic import math_verify_equal
 from specs_verl.grading import InvalidGroundTruth, extract_answer, grade, ground_truths
 
 
@@ -22,7 +24,9 @@ from specs_verl.grading import InvalidGroundTruth, extract_answer, grade, ground
     ("<think>quote <answer>x</answer></think><answer>\\boxed{5}</answer>", ("5", True)),  # the last answer block
     ("<think>a</think><answer>truncated, so far \\boxed{7}", ("7", True)),  # unclosed answer: its tail
     ("<think>a</think><answer>", (None, False)),
-    ("<answer></answer> but \\boxed{9} outside", ("9", True)),  # empty answer: fall back to the last box
+    ("<answer></answer> but \\boxed{9} outside", (None, False)),  # a blank answer block is no answer
+    ("<think>\\boxed{9}</think><answer>  \n </answer>", (None, False)),  # the blank-answer-block loophole
+    ("<think>a</think>\\boxed{4}</answer>", ("4", True)),  # a stray close tag alone: the last box
     ("The answer is \\boxed{8}. Or \\boxed{9}.", ("9", True)),
     ("\\boxed{} and \\boxed{unclosed", (None, False)),
     ("no answer at all", (None, False)),
@@ -35,9 +39,9 @@ def test_extraction_order(text, expected):
     ("<answer>The answer is $\\boxed{\\frac{1}{2}}$</answer>", "0.5", "math_verify"),
     ("<answer>The answer is $\\boxed{0.5}$</answer>", "\\frac{1}{2}", "math_verify"),
     ("<answer>\\boxed{x=2}</answer>", "2", "math_verify"),
-    ("<answer>\\boxed{45^\\circ}</answer>", 45, "math_verify"),
+    ("<answer>\\boxed{45^\\circ}</answer>", 45, "number"),  # the degree sign dropped: a plain number
     ("<answer>\\boxed{7 3/4}</answer>", "31/4", "mathruler"),
-    ("<answer>\\boxed{10\\%}</answer>", "10", "mathruler"),
+    ("<answer>\\boxed{10\\%}</answer>", "10", "number"),
     ("<answer>\\boxed{B. 45^\\circ}</answer>", "B", "choice"),
     ("<answer>(B) 30 degrees</answer>", "(B)", "choice"),
     ("<answer>The answer is Paris.</answer>", "Paris", "string"),
@@ -63,7 +67,7 @@ def test_correct_answers_and_the_grader_that_accepted_them(response, gold, metho
 ])
 def test_wrong_answers(response, gold):
     result = grade(response, gold)
-    assert not result.correct and result.method == "no_match"
+    assert not result.correct and result.method in ("no_match", "hedge")
 
 
 def test_nothing_to_grade():
@@ -85,62 +89,98 @@ def test_ground_truth_shapes():
     assert ground_truths("$\\boxed{12}$") == ["12"]
 
 
-def _spin(*_args):
-    while True:  # a pure-Python hang, as sympy's would be
-        time.sleep(0)
+@pytest.mark.parametrize("answer, gold", [
+    ("A \\text{ or } B", "A"), ("2 \\text{ or } 3", "2"), ("2 \\text{ and } 3", "2"),
+    ("x = 2 \\text{ or } x = 3", "2"), ("7 \\text{ (or maybe } 8)", "7"),
+    ("2, 3", "2"), ("either 4 or 5", "4"), ("\\frac{1}{2} or \\frac{1}{3}", "\\frac{1}{2}"),
+    ("45^\\circ or 135^\\circ", "45"), ("B or C", "B"), ("A, B", "A"), ("Tampa or Orlando", "Tampa"),
+    ("x = 1, 2", "1"), ("2 (or 3)", "2"),
+])
+def test_hedges_score_zero(answer, gold):
+    result = grade(f"<answer>\\boxed{{{answer}}}</answer>", gold)
+    assert not result.correct, result
 
 
-@pytest.fixture
-def hung_symbolic_graders(monkeypatch):
-    monkeypatch.setattr(grading, "_math_verify", _spin)
-    monkeypatch.setattr(grading, "_mathruler", _spin)
+@pytest.mark.parametrize("answer, gold", [
+    ("2, 3", "2, 3"), ("x = 1 \\text{ or } x = 2", "1, 2"), ("(1, 2)", "(1,2)"), ("\\{1, 2\\}", "\\{1,2\\}"),
+    ("[0, 1)", "[0,1)"), ("1,000", "1000"), ("black and white", "black and white"),
+])
+def test_lists_and_intervals_are_not_hedges(answer, gold):
+    assert grade(f"<answer>\\boxed{{{answer}}}</answer>", gold).correct
 
 
-def _timed_grade():
-    start = time.monotonic()
-    result = grade("<answer>\\boxed{B}</answer>", "B", time_limit=0.3)
-    return result, time.monotonic() - start
+@pytest.mark.parametrize("answer, gold", [
+    ("45°", "45"), ("45", "45°"), ("45^{\\circ}", "45"), ("30 degrees", "30"), ("25\\%", "25"), ("25", "25%"),
+    ("I think it's B", "B"), ("B. A square", "B"), ("B, since angle A = 30", "B"), ("B", "B. 30^\\circ"),
+    ("The answer is (C)", "C"), ("Option D", "D"), ("\\text{B}", "B"), ("30°", "B. 30^\\circ"),
+])
+def test_former_false_negatives(answer, gold):
+    result = grade(f"<answer>\\boxed{{{answer}}}</answer>", gold)
+    assert result.correct, result
 
 
-def test_hung_grader_is_cut_in_the_main_thread(hung_symbolic_graders):
-    result, seconds = _timed_grade()
-    assert result.timed_out and result.correct and result.method == "choice"
-    assert seconds < 2.0
+OPTIONS = ["15^\\circ", "30^\\circ", "45^\\circ", "\\frac{1}{2}"]
 
 
-def test_hung_grader_is_cut_in_a_worker_thread(hung_symbolic_graders):
-    with ThreadPoolExecutor(2) as pool:  # how verl's reward loop calls compute_score
-        (r1, s1), (r2, s2) = pool.map(lambda _: _timed_grade(), range(2))
-    assert r1.timed_out and r2.timed_out and r1.correct and r2.correct
-    assert max(s1, s2) < 2.0
+@pytest.mark.parametrize("answer, gold, correct", [
+    ("B", "B", True), ("30^\\circ", "B", True), ("30°", "B", True), ("(B) 30°", "B", True),
+    ("B. 30^\\circ", "B", True), ("45^\\circ", "B", False), ("A", "B", False), ("B or C", "B", False),
+    ("30^\\circ or 45^\\circ", "B", False), ("0.5", "D", True), ("\\dfrac{2}{4}", "D", True),
+    ("\\frac{1}{2}", "C", False),
+])
+def test_multiple_choice_with_option_texts(answer, gold, correct):
+    result = grade(f"<answer>\\boxed{{{answer}}}</answer>", gold, options=OPTIONS, answer_type="choice")
+    assert result.correct is correct, result
 
 
-def test_hung_grader_is_cut_under_run_in_executor(hung_symbolic_graders):
-    loop = asyncio.new_event_loop()
-    try:
-        result, seconds = loop.run_until_complete(loop.run_in_executor(None, _timed_grade))
-    finally:
-        loop.close()
-    assert result.timed_out and seconds < 2.0
+@pytest.mark.parametrize("answer, correct", [
+    ("C, D", True), ("D and C", True), ("CD", True), ("C", False), ("C, D, A", False), ("B, D", False),
+])
+def test_multi_select_is_graded_as_a_set(answer, correct):
+    result = grade(f"<answer>\\boxed{{{answer}}}</answer>", "C,D", options=OPTIONS, answer_type="multi_select")
+    assert result.correct is correct, result
 
 
-def test_real_math_verify_runs_in_threads():
-    """math-verify's own signal timeout raises in threads; ours does not."""
-    with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda g: grade("<answer>\\boxed{\\frac{2}{4}}</answer>", g), ["0.5"] * 8))
-    assert all(r.correct and r.method == "math_verify" and not r.timed_out for r in results)
+def test_extra_answers_and_precision():
+    assert grade("<answer>\\boxed{Florida}</answer>", "Tampa", answers=["Tampa", "Florida"]).correct
+    assert not grade("<answer>\\boxed{Miami}</answer>", "Tampa", answers=["Tampa", "Florida"]).correct
+    assert grade("<answer>\\boxed{1.53}</answer>", "1.5", precision=1).correct
+    assert not grade("<answer>\\boxed{1.56}</answer>", "1.5", precision=1).correct
+    assert grade("<answer>\\boxed{1.5}</answer>", "1.5", options=[], answers=[], precision=None).correct
 
 
-def test_oversized_answer_skips_the_symbolic_graders(monkeypatch):
-    monkeypatch.setattr(grading, "_math_verify", _spin)
-    result = grade("<answer>" + "1" * 5000 + "</answer>", "1" * 5000, time_limit=30)
-    assert result.correct and result.method == "string" and not result.timed_out
+VALUES = st.one_of(st.integers(-999, 999).map(str), st.sampled_from(["\\frac{1}{2}", "\\sqrt{2}", "2\\pi", "x+1",
+                                                                      "A", "B", "C", "3.5", "45^\\circ"]))
+JOINS = [" or ", " \\text{ or } ", " and ", " \\text{ and } ", ", ", "; ", " \\lor ", " (or maybe {w})"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(VALUES, VALUES, st.sampled_from(JOINS), st.booleans())
+def test_a_hedge_of_the_right_answer_and_a_wrong_one_never_scores(right, wrong, join, right_first):
+    if grade(f"<answer>\\boxed{{{wrong}}}</answer>", right).correct:
+        return  # the "wrong" one is right too (45^\\circ vs 45)
+    if "{w}" in join:
+        answer = f"{right}{join.format(w=wrong)}" if right_first else f"{wrong}{join.format(w=right)}"
+    else:
+        answer = join.join([right, wrong] if right_first else [wrong, right])
+    assert not grade(f"<answer>\\boxed{{{answer}}}</answer>", right).correct, answer
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.one_of(st.integers(-10**6, 10**6).map(str), st.decimals(-1000, 1000, places=3).map(str)),
        st.one_of(st.integers(-10**6, 10**6).map(str), st.decimals(-1000, 1000, places=3).map(str)))
 def test_plain_number_shortcut_agrees_with_math_verify(pred, gold):
-    verdict = grading._plain_number_verdict(pred, [gold])
+    verdict = plain_number_verdict(pred, [gold])
     if verdict is not None:
-        assert verdict is grading._math_verify(pred, True, [gold])
+        assert verdict is math_verify_equal(pred, True, [gold])
+
+
+def test_real_graders_run_in_threads():
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda g: grade("<answer>\\boxed{\\frac{2}{4}}</answer>", g), ["0.5"] * 8))
+    assert all(r.correct and r.method == "math_verify" and not r.timed_out for r in results)
+
+
+def test_oversized_answer_skips_the_symbolic_graders():
+    result = grade("<answer>" + "1" * 5000 + "</answer>", "1" * 5000, time_limit=30)
+    assert result.correct and result.method == "string" and not result.timed_out

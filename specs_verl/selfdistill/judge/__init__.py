@@ -17,7 +17,7 @@ import os
 from typing import Any, Callable, Sequence
 
 from .cache import VerdictCache, cache_key
-from .openai_http import JudgeRequestError, JudgeUnavailable
+from .openai_http import JudgeRequestError, JudgeUnavailable, TruncatedReply
 from .verdict import (CONSISTENT, DEFAULT_TEMPLATE, ERROR, INCONSISTENT, LABELS, UNPARSEABLE, JudgeItem, Verdict,
                       load_template, parse_verdict, render)
 
@@ -53,9 +53,9 @@ class Judge:
             if isinstance(reply, Exception):
                 verdicts[i] = Verdict(ERROR, str(reply))  # not cached: a rerun tries again
             else:
-                verdicts[i] = Verdict(parse_verdict(reply), reply)
-                if self.cache is not None:
-                    self.cache.put(keys[i], verdicts[i].label, reply)
+                verdicts[i] = Verdict(parse_verdict(reply), str(reply))
+                if self.cache is not None and not isinstance(reply, TruncatedReply):
+                    self.cache.put(keys[i], verdicts[i].label, str(reply))
             if progress is not None:
                 progress(1)
 
@@ -90,5 +90,5 @@ def load_judge(name: str, *, template: str = DEFAULT_TEMPLATE, cache_path: str |
 
 
 __all__ = ["CONSISTENT", "ERROR", "INCONSISTENT", "JUDGES", "LABELS", "UNPARSEABLE", "Judge", "JudgeItem",
-           "JudgeRequestError", "JudgeUnavailable", "Verdict", "VerdictCache", "load_judge", "load_template",
+           "JudgeRequestError", "JudgeUnavailable", "TruncatedReply", "Verdict", "VerdictCache", "load_judge", "load_template",
            "parse_verdict", "render"]

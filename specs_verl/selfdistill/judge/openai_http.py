@@ -4,7 +4,10 @@ Concurrent requests (a thread pool), a timeout per request, retries with exponen
 connection errors, timeouts, HTTP 408/409/425/429/5xx and malformed bodies (honouring `Retry-After`), and a
 circuit breaker: an endpoint that fails `max_consecutive_failures` requests in a row (after their retries),
 that cannot be connected to for any request of a batch, or that answers 401/403/404, stops the run with
-`JudgeUnavailable` instead of failing every remaining item slowly.
+`JudgeUnavailable` instead of failing every remaining item slowly. Other 4xx replies (400, 413, 422: this one
+prompt is refused) fail that item only and never count toward the breaker. A reply cut off by `max_tokens`
+(`finish_reason: length`) is asked again with twice the tokens (up to 4x); one still cut off is returned as a
+`TruncatedReply`, which the judge does not cache.
 """
 
 from __future__ import annotations
@@ -30,6 +33,14 @@ class JudgeUnavailable(RuntimeError):
 
 class JudgeRequestError(RuntimeError):
     """One request failed after all its retries (the item is counted as a judge error, the run goes on)."""
+
+
+class TruncatedReply(str):
+    """A reply that stopped at `max_tokens` even at the largest budget (not cached: a rerun may do better)."""
+
+
+class _Truncated(Exception):
+    """args: (the cut-off reply,)"""
 
 
 class _Retryable(Exception):
@@ -75,7 +86,8 @@ class OpenAIChatTransport:
         self.max_tokens = int(max_tokens)
         self.temperature = float(temperature)
         self.max_consecutive_failures = max(1, int(max_consecutive_failures))
-        self.stats = {"requests": 0, "attempts": 0, "retries": 0, "failed": 0}
+        self.max_tokens_cap = 4 * self.max_tokens
+        self.stats = {"requests": 0, "attempts": 0, "retries": 0, "failed": 0, "client_errors": 0, "truncated": 0}
         self._lock = threading.Lock()
         self._consecutive = 0
         self._unreachable = 0  # requests in a row that never reached the endpoint
@@ -83,9 +95,15 @@ class OpenAIChatTransport:
         self._abort: str | None = None
 
     # -------------------------------------------------------------------------------------------- one call
-    def _post(self, prompt: str) -> str:
+    def reset(self) -> None:
+        """Close the breaker (after a cool-down: a long GRPO run outlives a restart of the judge server)."""
+        with self._lock:
+            self._abort = None
+            self._consecutive = self._unreachable = 0
+
+    def _post(self, prompt: str, max_tokens: int) -> str:
         body = json.dumps({"model": self.model, "messages": [{"role": "user", "content": prompt}],
-                           "temperature": self.temperature, "max_tokens": self.max_tokens}).encode()
+                           "temperature": self.temperature, "max_tokens": max_tokens}).encode()
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
@@ -105,11 +123,14 @@ class OpenAIChatTransport:
             reason = getattr(e, "reason", e)
             raise _Retryable(f"{type(reason).__name__}: {reason}", None, isinstance(e, urllib.error.URLError)) from None
         try:
-            content = json.loads(raw)["choices"][0]["message"]["content"]
+            choice = json.loads(raw)["choices"][0]
+            content = choice["message"]["content"]
             if not isinstance(content, str):
                 raise TypeError("content is not a string")
         except (ValueError, KeyError, IndexError, TypeError) as e:
             raise _Retryable(f"malformed response body ({type(e).__name__}): {raw[:120]!r}", None, False) from None
+        if choice.get("finish_reason") == "length":
+            raise _Truncated(content)
         return content
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
@@ -123,9 +144,11 @@ class OpenAIChatTransport:
 
     def _one(self, prompt: str) -> str | JudgeRequestError:
         last, unreachable = "no attempt", False
+        max_tokens = self.max_tokens
         with self._lock:
             self.stats["requests"] += 1
-        for attempt in range(self.retries + 1):
+        attempt = 0  # failed attempts so far (a truncated reply asked again with more tokens is not one)
+        while attempt <= self.retries:
             if self._abort is not None:
                 return JudgeRequestError(f"not sent: {self._abort}")
             with self._lock:
@@ -133,14 +156,26 @@ class OpenAIChatTransport:
                 if attempt:
                     self.stats["retries"] += 1
             try:
-                text = self._post(prompt)
+                text = self._post(prompt, max_tokens)
+            except _Truncated as e:
+                with self._lock:
+                    self.stats["truncated"] += 1
+                    self._consecutive = self._unreachable = 0  # the endpoint works
+                if max_tokens >= self.max_tokens_cap:
+                    return TruncatedReply(e.args[0])
+                max_tokens = min(self.max_tokens_cap, 2 * max_tokens)
+                continue
             except _Retryable as e:
                 last, unreachable = e.args[0], e.args[2]
                 if attempt < self.retries:
                     time.sleep(self._delay(attempt, e.args[1]))
+                attempt += 1
                 continue
-            except JudgeRequestError as e:
-                self._failed(str(e))
+            except JudgeRequestError as e:  # a 4xx for this prompt only: the endpoint is fine
+                with self._lock:
+                    self.stats["failed"] += 1
+                    self.stats["client_errors"] += 1
+                    self._consecutive = self._unreachable = 0
                 return e
             except JudgeUnavailable as e:
                 self._abort = str(e)
