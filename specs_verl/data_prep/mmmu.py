@@ -14,6 +14,7 @@ list goes to extra_info.answers (any one of them scores, as MMMU's own scorer ha
 from __future__ import annotations
 
 import ast
+import warnings
 from typing import Any
 
 from .dataset_spec import ConvertContext, DatasetSpec
@@ -33,7 +34,9 @@ def _literal_list(value: Any, what: str) -> list[str]:
     if isinstance(value, (list, tuple)):
         return [text(v) for v in value]
     try:
-        parsed = ast.literal_eval(text(value) or "[]")
+        with warnings.catch_warnings():  # `\pi` in a hand-written list is an invalid escape: kept as is
+            warnings.simplefilter("ignore", (DeprecationWarning, SyntaxWarning))
+            parsed = ast.literal_eval(text(value) or "[]")
     except (ValueError, SyntaxError) as e:
         raise Skip("bad_options", f"{what} {text(value)[:80]!r} is not a list literal ({e})") from None
     if not isinstance(parsed, (list, tuple)):
