@@ -22,9 +22,20 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from .fingerprint import bytes_digest, json_digest
+from .ref_cache import row_key
+
 logger = logging.getLogger(__name__)
 
 IMAGE_PLACEHOLDER = "<image>"
+
+
+class EncodeError(ValueError):
+    """The chat template or the processor failed on a pair (`code`: template_error or processor_error)."""
+
+    def __init__(self, code: str, reason: str):
+        super().__init__(reason)
+        self.code = code
 
 
 class BadPairError(ValueError):
@@ -91,31 +102,44 @@ def prompt_messages(value: Any) -> list[dict]:
     return value
 
 
-def _load_images(value: Any, base_dir: str) -> list:
+def _image_bytes(item: Any, i: int, base_dir: str) -> bytes:
+    """The raw bytes of one `images` entry ({"bytes"}, {"path"} or a path string; paths relative to the file)."""
+    if isinstance(item, dict) and item.get("bytes") is not None:
+        return bytes(item["bytes"])
+    if isinstance(item, dict) and item.get("path"):
+        path = item["path"]
+    elif isinstance(item, str):
+        path = item
+    else:
+        raise ValueError(f"image {i} has neither bytes nor a path")
+    path = path if os.path.isabs(path) else os.path.join(base_dir, path)
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise ValueError(f"image {i} cannot be read ({type(e).__name__}: {e})") from None
+
+
+def _load_images(value: Any, base_dir: str) -> tuple[list, list[str]]:
+    """The images of a row as RGB PIL images, and a digest of each one's bytes (for the reference cache key)."""
     from PIL import Image
 
     value = plain(value)
     if value is None:
-        return []
+        return [], []
     if not isinstance(value, list):
         value = [value]
-    images = []
+    images, digests = [], []
     for i, item in enumerate(value):
-        if isinstance(item, dict) and item.get("bytes") is not None:
-            source = io.BytesIO(item["bytes"])
-        elif isinstance(item, dict) and item.get("path"):
-            source = item["path"] if os.path.isabs(item["path"]) else os.path.join(base_dir, item["path"])
-        elif isinstance(item, str):
-            source = item if os.path.isabs(item) else os.path.join(base_dir, item)
-        else:
-            raise ValueError(f"image {i} has neither bytes nor a path")
+        data = _image_bytes(item, i, base_dir)
         try:
-            img = Image.open(source)
+            img = Image.open(io.BytesIO(data))
             img.load()
-        except Exception as e:  # missing file, truncated or not an image
+        except Exception as e:  # truncated or not an image
             raise ValueError(f"image {i} cannot be read ({type(e).__name__}: {e})") from None
         images.append(img.convert("RGB"))
-    return images
+        digests.append(bytes_digest(data))
+    return images, digests
 
 
 def _to_chat(messages: list[dict]) -> list[dict]:
@@ -193,7 +217,7 @@ class PreferenceDataset(Dataset):
         if chosen == rejected:
             raise bad("identical_pair", "chosen and rejected are identical")
         try:
-            images = _load_images(record.get("images"), base_dir)
+            images, image_digests = _load_images(record.get("images"), base_dir)
         except ValueError as e:
             raise bad("bad_image", str(e)) from None
         placeholders = sum(m["content"].count(IMAGE_PLACEHOLDER) for m in messages)
@@ -206,7 +230,10 @@ class PreferenceDataset(Dataset):
             "pair_id": str(record.get("pair_id") if record.get("pair_id") is not None else f"{file}:{i}"),
             "file": file, "row": i,
         }
-        encoded = self.encode(row, images)
+        try:
+            encoded = self.encode(row, images)
+        except EncodeError as e:
+            raise bad(e.code, str(e)) from None
         for side in ("chosen", "rejected"):
             length = encoded[side]["input_ids"].shape[0]
             if length > self.max_length:
@@ -215,30 +242,36 @@ class PreferenceDataset(Dataset):
             if int(encoded[side]["loss_mask"].sum()) == 0:
                 raise bad("empty_response", f"{side} has no response tokens")
         row["lengths"] = (encoded["chosen"]["input_ids"].shape[0], encoded["rejected"]["input_ids"].shape[0])
+        # what the reference log-probs of this row depend on, besides the model and settings
+        row["ref_key"] = row_key(row["pair_id"], json_digest([messages, chosen, rejected, image_digests]))
         return row
 
     def encode(self, row: dict, images: list | None = None) -> dict[str, dict]:
-        """Both sequences of a pair; the prompt (with its images) is processed once and shared."""
+        """Both sequences of a pair; the prompt (with its images) is processed once and shared.
+
+        Raises EncodeError when the chat template or the processor fails on the pair."""
         if images is None:
-            images = _load_images(row["images"], row["base_dir"])
+            images = _load_images(row["images"], row["base_dir"])[0]
         chat = _to_chat(row["messages"])
-        prompt_text = self.processor.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-        if images:
-            prompt = self.processor(text=[prompt_text], images=images, return_tensors="pt")
-        else:
-            prompt = self.tokenizer(prompt_text, return_tensors="pt", add_special_tokens=False)
+        prompt_text = self._template(chat, add_generation_prompt=True)
+        try:
+            if images:
+                prompt = self.processor(text=[prompt_text], images=images, return_tensors="pt")
+            else:
+                prompt = self.tokenizer(prompt_text, return_tensors="pt", add_special_tokens=False)
+        except Exception as e:  # e.g. an image the processor cannot resize
+            raise EncodeError("processor_error", f"the processor failed ({type(e).__name__}: {e})") from None
         prompt = dict(prompt)
         prompt_ids = prompt.pop("input_ids")[0]
         prompt.pop("attention_mask", None)
         prompt.pop("mm_token_type_ids", None)
         out = {}
         for side in ("chosen", "rejected"):
-            full_text = self.processor.apply_chat_template(
-                chat + [{"role": "assistant", "content": [{"type": "text", "text": row[side]}]}],
-                tokenize=False, add_generation_prompt=False)
+            full_text = self._template(chat + [{"role": "assistant", "content": [{"type": "text", "text": row[side]}]}],
+                                       add_generation_prompt=False)
             if not full_text.startswith(prompt_text):
-                raise ValueError(f"{row['file']}: row {row['row']}: the chat template does not extend the prompt "
-                                 "with the response; cannot locate the response tokens")
+                raise EncodeError("template_error", "the chat template does not extend the prompt with the "
+                                                    "response; cannot locate the response tokens")
             response_ids = self.tokenizer(full_text[len(prompt_text):].rstrip("\n"), add_special_tokens=False,
                                           return_tensors="pt")["input_ids"][0]
             input_ids = torch.cat([prompt_ids, response_ids])
@@ -251,6 +284,12 @@ class PreferenceDataset(Dataset):
             if images:
                 out[side]["multi_modal_inputs"] = dict(prompt)
         return out
+
+    def _template(self, chat: list[dict], add_generation_prompt: bool) -> str:
+        try:
+            return self.processor.apply_chat_template(chat, tokenize=False, add_generation_prompt=add_generation_prompt)
+        except Exception as e:  # a template that rejects these messages (roles, order, content types)
+            raise EncodeError("template_error", f"the chat template failed ({type(e).__name__}: {e})") from None
 
     def _position_ids(self, input_ids: torch.Tensor, image_grid_thw) -> torch.Tensor:
         """Qwen2-VL style mRoPE ids (4, L): text positions then the 3-D vision positions, as verl's SFT data."""
@@ -275,11 +314,19 @@ class PreferenceDataset(Dataset):
 
 def collate_pairs(pairs: list[dict]) -> dict:
     """Pairs -> one verl no-padding batch with rows [chosen_0, rejected_0, chosen_1, rejected_1, ...], so that
-    `force_group_size=2` keeps every pair inside one micro-batch."""
+    `force_group_size=2` keeps every pair inside one micro-batch.
+
+    Text-only and image pairs mix: verl's collator takes the keys of the first row, and its engine skips a
+    row whose `multi_modal_inputs` is None, so every row of a batch with images gets the key."""
     from verl.utils.dataset.dataset_utils import DatasetPadMode, SFTTensorCollator
 
-    rows = [pair[side] for pair in pairs for side in ("chosen", "rejected")]
+    rows = [dict(pair[side]) for pair in pairs for side in ("chosen", "rejected")]
+    if any("multi_modal_inputs" in row for row in rows):
+        for row in rows:
+            row.setdefault("multi_modal_inputs", None)
     batch = SFTTensorCollator(DatasetPadMode.NO_PADDING)(rows)
     batch["pair_index"] = torch.tensor([pair["index"] for pair in pairs for _ in (0, 1)], dtype=torch.long)
     batch["is_chosen"] = torch.tensor([1, 0] * len(pairs), dtype=torch.long)
+    batch["is_padding"] = torch.tensor([int(pair.get("is_padding", False)) for pair in pairs for _ in (0, 1)],
+                                       dtype=torch.long)
     return batch

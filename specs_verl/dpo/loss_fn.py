@@ -51,7 +51,7 @@ def pair_statistics(p: PairLogps, beta: float) -> dict[str, torch.Tensor]:
 
 
 class DPOLossFn:
-    """Stateful only in `options.bco_delta`, which the trainer updates between steps (bco_pair)."""
+    """verl's loss function for preference pairs: stateless (every loss is a pure function of the batch)."""
 
     def __init__(self, terms: list[tuple[str, float]], options: LossOptions):
         self.terms = terms

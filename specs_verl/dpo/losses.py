@@ -46,7 +46,6 @@ class PairLogps:
 class LossOptions:
     beta: float = 0.1
     label_smoothing: float = 0.0
-    bco_delta: float = 0.0  # running mean of the implicit rewards (maintained by the trainer)
 
 
 def sigmoid(p: PairLogps, o: LossOptions) -> torch.Tensor:
@@ -81,11 +80,11 @@ def robust(p: PairLogps, o: LossOptions) -> torch.Tensor:
 
 
 def bco_pair(p: PairLogps, o: LossOptions) -> torch.Tensor:
-    """BCO on pairs (Jung et al. 2024, arXiv 2404.04656; used by MPO): each side is classified against a
-    running-mean reward delta: L = -log sigma(beta rho_c - delta) - log sigma(-(beta rho_r - delta))."""
-    return -F.logsigmoid(o.beta * p.chosen_logratio - o.bco_delta) - F.logsigmoid(
-        -(o.beta * p.rejected_logratio - o.bco_delta)
-    )
+    """BCO on pairs (Jung et al. 2024, arXiv 2404.04656; used by MPO), as TRL 1.x defines it: each side is
+    classified on its own implicit reward: L = -log sigma(beta rho_c) - log sigma(-beta rho_r). (TRL 0.x shifted
+    both rewards by a running mean delta; TRL 1.x dropped it, and so does this trainer: no state to keep across
+    ranks or resumes.)"""
+    return -F.logsigmoid(o.beta * p.chosen_logratio) - F.logsigmoid(-o.beta * p.rejected_logratio)
 
 
 def sppo_hard(p: PairLogps, o: LossOptions) -> torch.Tensor:

@@ -1,74 +1,143 @@
-"""Reference log-probs computed once and kept on disk.
+"""Reference log-probs computed once and kept on disk, so that they can never be read back for other inputs.
 
 The reference model of DPO is frozen and the preference set is fixed, so its log-probs are one number per
-response. We compute them in one forward-only pass before step 1 and store them next to the output, keyed by
-everything that changes them (model weights, data, tokenizer and chat template, length limit). A rerun or a
+response. The trainer computes them in one forward-only pass before step 1 and keeps them here; a rerun or a
 resumed run reads them back instead of recomputing, and training then runs the policy only.
+
+Two keys guard the numbers:
+- the file is named by a digest of every setting that changes a log-prob (`ReferenceSettings`: the model's
+  files, a LoRA adapter's files and settings, the library versions, the dtypes, `model.override_config`, the
+  chat template, the processor settings, the length limit);
+- inside, each value is stored under its row's key, `pair_id` plus a digest of the row's content (prompt,
+  responses, image bytes: `data.py`), and a split is reused only when its stored keys are exactly the keys the
+  run needs (`matches`). A row edited, added, removed or skipped recomputes the split, never shifts a value
+  onto a neighbour.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import torch
 
-FORMAT_VERSION = 1
+from .fingerprint import json_digest, model_digest
+
+FORMAT_VERSION = 2
+LIBRARIES = ("torch", "transformers", "verl", "specs-verl")
 
 
-def _file_digest(path: Path, h) -> None:
-    """Size and content of a file (large weight files: size, head and tail, which change with any save)."""
-    stat = path.stat()
-    h.update(f"{path.name}:{stat.st_size}".encode())
-    with open(path, "rb") as f:
-        if stat.st_size <= 64 << 20:
-            h.update(f.read())
-        else:
-            h.update(f.read(8 << 20))
-            f.seek(-(8 << 20), os.SEEK_END)
-            h.update(f.read())
+def library_versions() -> dict[str, str]:
+    out = {}
+    for name in LIBRARIES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "absent"
+    return out
 
 
-def cache_key(model_path: str, data_files: list[str], max_length: int, extra: dict | None = None) -> str:
-    h = hashlib.sha256(f"v{FORMAT_VERSION}:{max_length}:{json.dumps(extra or {}, sort_keys=True)}".encode())
-    model_dir = Path(model_path)
-    if model_dir.is_dir():
-        for name in sorted(os.listdir(model_dir)):
-            p = model_dir / name
-            if p.is_file() and (name.endswith((".json", ".safetensors", ".bin", ".model", ".jinja", ".txt"))):
-                _file_digest(p, h)
-    else:  # a hub id: the name is all we know here
-        h.update(model_path.encode())
-    for f in data_files:
-        _file_digest(Path(f), h)
-    return h.hexdigest()[:16]
+@dataclass(frozen=True)
+class ReferenceSettings:
+    """Everything besides the rows that changes a reference log-prob."""
+
+    model: str  # model_digest of the reference model directory
+    adapter: dict = field(default_factory=dict)  # LoRA settings and the adapter files' digest
+    versions: dict = field(default_factory=library_versions)
+    dtype: dict = field(default_factory=dict)  # engine.model_dtype, engine.dtype, engine.mixed_precision
+    override_config: dict = field(default_factory=dict)
+    model_flags: dict = field(default_factory=dict)  # remove padding, fused kernels, custom chat template
+    template: str = ""
+    processor: dict = field(default_factory=dict)  # image processor settings (pixel limits, patch size, ...)
+    max_length: int = 0
+
+    def key(self) -> str:
+        return json_digest({"format": FORMAT_VERSION, **asdict(self)})[:16]
+
+
+def reference_settings(model: dict, engine: dict, model_dir: str, processor, max_length: int,
+                       versions: dict | None = None) -> ReferenceSettings:
+    """Collect the settings from plain dicts of verl's `model` and `engine` sections and the loaded processor."""
+    lora = {k: model.get(k) for k in ("lora_rank", "lora_alpha", "target_modules", "target_parameters",
+                                      "exclude_modules", "lora_adapter_path")}
+    if not lora["lora_rank"] and not lora["lora_adapter_path"]:
+        lora = {}
+    elif lora["lora_adapter_path"]:
+        lora["adapter_files"] = model_digest(lora["lora_adapter_path"])
+    image_processor = getattr(processor, "image_processor", None)
+    tokenizer = getattr(processor, "tokenizer", processor)
+    return ReferenceSettings(
+        model=model_digest(model_dir),
+        adapter=lora,
+        versions=versions if versions is not None else library_versions(),
+        dtype={k: engine.get(k) for k in ("model_dtype", "dtype", "mixed_precision")},
+        override_config=dict(model.get("override_config") or {}),
+        model_flags={k: model.get(k) for k in ("use_remove_padding", "use_fused_kernels", "custom_chat_template")},
+        template=str(getattr(processor, "chat_template", None) or getattr(tokenizer, "chat_template", None) or ""),
+        processor=image_processor.to_dict() if image_processor is not None else {},
+        max_length=int(max_length),
+    )
+
+
+def row_key(pair_id: str, content_digest: str) -> str:
+    return f"{pair_id}#{content_digest}"
+
+
+def matches(stored: list[str] | None, needed: list[str]) -> bool:
+    """The exact-match rule: a split is reused only when it holds exactly the rows the run needs (a superset
+    means other data, a subset means missing values)."""
+    return stored is not None and set(stored) == set(needed)
 
 
 class RefLogpCache:
-    """{split: {pair_id: (chosen_logp, rejected_logp)}} in one file per key: `<dir>/ref_logps_<key>.pt`."""
+    """{split: {row key: (chosen_logp, rejected_logp)}} in `<dir>/ref_logps_<settings key>.pt`."""
 
-    def __init__(self, directory: str | os.PathLike, key: str):
-        self.path = Path(directory) / f"ref_logps_{key}.pt"
+    def __init__(self, directory: str | os.PathLike, settings: ReferenceSettings):
+        self.settings = settings
+        self.path = Path(directory) / f"ref_logps_{settings.key()}.pt"
         self.data: dict[str, dict[str, tuple[float, float]]] = {}
-        if self.path.exists():
-            self.data = torch.load(self.path, weights_only=False)
 
-    def has(self, split: str, pair_ids: list[str]) -> bool:
-        have = self.data.get(split, {})
-        return all(p in have for p in pair_ids)
+    def load(self) -> None:
+        """Read the file if there is one (plain tensors and strings: `weights_only=True`)."""
+        if not self.path.exists():
+            return
+        payload = torch.load(self.path, weights_only=True)
+        if payload.get("format") != FORMAT_VERSION or payload.get("settings") != self._settings_json():
+            return
+        self.data = {split: dict(zip(part["keys"], map(tuple, part["logps"].tolist())))
+                     for split, part in payload["splits"].items()}
 
-    def get(self, split: str, pair_ids: list[str]) -> torch.Tensor:
-        """[2 * len(pair_ids)] in row order chosen_0, rejected_0, chosen_1, ..."""
+    def usable(self, split: str, needed: list[str]) -> bool:
+        return matches(list(self.data[split]) if split in self.data else None, needed)
+
+    def get(self, split: str, keys: list[str]) -> torch.Tensor:
+        """[2 * len(keys)] in row order chosen_0, rejected_0, chosen_1, ..."""
         have = self.data[split]
-        return torch.tensor([v for p in pair_ids for v in have[p]], dtype=torch.float32)
+        return torch.tensor([v for k in keys for v in have[k]], dtype=torch.float32)
 
-    def put(self, split: str, values: dict[str, tuple[float, float]]) -> None:
-        self.data.setdefault(split, {}).update(values)
+    def replace(self, split: str, values: dict[str, tuple[float, float]]) -> None:
+        self.data[split] = dict(values)
 
     def save(self) -> None:
+        """Atomically, through a temp file of a unique name in the same folder."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        torch.save(self.data, tmp)
-        os.replace(tmp, self.path)
+        payload = {"format": FORMAT_VERSION, "settings": self._settings_json(),
+                   "splits": {split: {"keys": list(values),
+                                      "logps": torch.tensor(list(values.values()), dtype=torch.float64).reshape(-1, 2)}
+                              for split, values in self.data.items()}}
+        fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(payload, f)
+            os.replace(tmp, self.path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def _settings_json(self) -> str:
+        return json.dumps(asdict(self.settings), sort_keys=True, default=str)

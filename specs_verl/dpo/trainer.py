@@ -23,10 +23,12 @@ import torch.distributed as dist
 from omegaconf import OmegaConf
 from tensordict.tensorclass import NonTensorData
 
+from .config import DPOConfig, DPODataConfig, load_settings
 from .data import PreferenceDataset, collate_pairs
 from .loss_fn import DPOLossFn, pair_logps, pair_statistics, reduce_metric_sums, sequence_logps
 from .losses import LossOptions, resolve_losses
-from .ref_cache import RefLogpCache, cache_key
+from .ref_cache import RefLogpCache, reference_settings
+from .sharding import padded_shard
 
 logger = logging.getLogger(__name__)
 
@@ -49,24 +51,40 @@ def peak_memory_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
+class _Shard(torch.utils.data.Dataset):
+    """One rank's pairs for the reference pass or validation, padding included (`sharding.padded_shard`)."""
+
+    def __init__(self, dataset, entries: list[tuple[int, bool]]):
+        self.dataset, self.entries = dataset, entries
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, k: int) -> dict:
+        index, is_padding = self.entries[k]
+        return {**self.dataset[index], "is_padding": is_padding}
+
+
 class DPOTrainer:
-    def __init__(self, config):
+    def __init__(self, config, dpo: DPOConfig, data: DPODataConfig):
         from verl.utils.config import omega_conf_to_dataclass
 
         self.config = config
         self.rank = dist.get_rank()
-        self.dpo = config.dpo
+        self.dpo, self.data = dpo, data
         self.model_config = omega_conf_to_dataclass(config.model)
         self.engine_config = omega_conf_to_dataclass(config.engine)
         self.optimizer_config = omega_conf_to_dataclass(config.optim)
         self.checkpoint_config = omega_conf_to_dataclass(config.checkpoint)
         self.profiler_config = omega_conf_to_dataclass(config.profiler)
 
-        self.terms = resolve_losses(self.dpo.loss, self.dpo.get("loss_weights"), self.dpo.sft_weight)
-        self.options = LossOptions(beta=float(self.dpo.beta), label_smoothing=float(self.dpo.label_smoothing))
+        self.terms = resolve_losses(dpo.loss, dpo.loss_weights, dpo.sft_weight)
+        self.options = LossOptions(beta=float(dpo.beta), label_smoothing=float(dpo.label_smoothing))
         self.loss_fn = DPOLossFn(self.terms, self.options)
         self.gf_baseline: dict | None = None  # per-source pair accuracy before training (val_before_train)
+        self.history: list[dict] = []  # every logged step, restored on resume
         self._validating_baseline = False
+        self.ref_values: dict[str, dict[str, tuple[float, float]]] = {}  # split -> row key -> (chosen, rejected)
 
         self._build_datasets()
         self.training_client = self._build_worker(self.model_config, self.engine_config, self.optimizer_config)
@@ -92,11 +110,12 @@ class DPOTrainer:
         )
         self.start_step = self.ckpt_handler.load_checkpoint()
         self._load_dpo_state()
+        self.dp_group = self.engine.get_data_parallel_group()
 
     # ------------------------------------------------------------------ construction
     def _build_datasets(self):
         processor = self.model_config.processor or self.model_config.tokenizer
-        data = self.config.data
+        data = self.data
         show = self.rank == 0
         self.train_dataset = PreferenceDataset(_as_list(data.train_files), processor, data.max_length,
                                                self.dpo.on_bad_pair, show_progress=show)
@@ -127,7 +146,7 @@ class DPOTrainer:
         from verl.utils.config import omega_conf_to_dataclass
 
         model_cfg = OmegaConf.to_container(self.config.model, resolve=True)
-        if self.dpo.get("ref_model_path"):
+        if self.dpo.ref_model_path:
             model_cfg["path"] = self.dpo.ref_model_path
         engine_cfg = OmegaConf.to_container(self.config.engine, resolve=True)
         engine_cfg["forward_only"] = True
@@ -140,7 +159,7 @@ class DPOTrainer:
         from torch.utils.data import DistributedSampler
         from torchdata.stateful_dataloader import StatefulDataLoader
 
-        data = self.config.data
+        data = self.data
         if data.train_batch_size % self.dp_size:
             raise ValueError(f"data.train_batch_size={data.train_batch_size} pairs must divide by the "
                              f"data-parallel size {self.dp_size}")
@@ -158,17 +177,17 @@ class DPOTrainer:
                                                num_workers=data.num_workers, drop_last=True)
 
     def _eval_loader(self, dataset):
-        """Every pair exactly once across ranks (no drop, no padding): for the reference pass and validation."""
+        """Every pair once across ranks, padded so that every rank runs the same batches (the engine's
+        forward is a collective): for the reference pass and validation. Drop the rows marked `is_padding`."""
         from torch.utils.data import DataLoader
 
-        indices = list(range(self.dp_rank, len(dataset), self.dp_size))
-        subset = torch.utils.data.Subset(dataset, indices)
-        return DataLoader(subset, batch_size=self.config.data.micro_batch_size_per_gpu, shuffle=False,
+        shard = _Shard(dataset, padded_shard(len(dataset), self.dp_size, self.dp_rank))
+        return DataLoader(shard, batch_size=self.data.micro_batch_size_per_gpu, shuffle=False,
                           collate_fn=collate_pairs, num_workers=0)
 
     # ------------------------------------------------------------------ batches
     def _meta(self, batch_pairs: int, micro_pairs: int | None = None) -> dict:
-        data = self.config.data
+        data = self.data
         return {
             "use_remove_padding": self.config.model.use_remove_padding,
             "use_dynamic_bsz": data.use_dynamic_bsz,
@@ -181,107 +200,145 @@ class DPOTrainer:
             "global_pairs": batch_pairs,
         }
 
+    def _global_lengths(self, batch: dict) -> list[int]:
+        """The sequence lengths of this batch on every data-parallel rank (verl's MFU wants the global list)."""
+        local = batch["input_ids"].offsets().diff().tolist()
+        if self.dp_size == 1:
+            return local
+        gathered = [None] * self.dp_size
+        dist.all_gather_object(gathered, local, group=self.dp_group)
+        return [n for part in gathered for n in part]
+
     def _tensordict(self, batch: dict, global_pairs: int, micro_pairs: int | None = None):
         from verl.utils import tensordict_utils as tu
 
         td = tu.get_tensordict(tensor_dict=batch, non_tensor_dict=self._meta(global_pairs, micro_pairs))
-        lengths = batch["input_ids"].offsets().diff().tolist()
-        tu.assign_non_tensor(td, global_token_num=NonTensorData(lengths))
+        tu.assign_non_tensor(td, global_token_num=NonTensorData(self._global_lengths(batch)))
         return td
 
     def _forward_logps(self, client, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """Summed response log-probs of every row of `batch` (no gradient) and response token counts."""
         from verl.utils import tensordict_utils as tu
 
-        pairs = len(batch["pair_index"]) // 2  # an evaluation batch is one micro-batch (the last may be short)
+        pairs = len(batch["pair_index"]) // 2  # an evaluation batch is one micro-batch
         td = self._tensordict(batch, global_pairs=pairs, micro_pairs=pairs)
         tu.assign_non_tensor(td, compute_loss=False)
         output = client.infer_batch(td)
         seq_logps, tokens = sequence_logps(output["log_probs"], batch["loss_mask"])
         return seq_logps.float().cpu(), tokens.float().cpu()
 
+    @staticmethod
+    def _real_pairs(batch: dict) -> list[tuple[int, int]]:
+        """(position in the batch, dataset index) of the pairs that are not padding."""
+        return [(k, int(idx)) for k, (idx, pad) in enumerate(zip(batch["pair_index"][0::2].tolist(),
+                                                                  batch["is_padding"][0::2].tolist())) if not pad]
+
     # ------------------------------------------------------------------ reference log-probs
+    def _reference_model_dir(self) -> str:
+        if self.dpo.ref_model_path:
+            from verl.utils.fs import copy_to_local
+
+            return copy_to_local(self.dpo.ref_model_path)
+        return self.model_config.local_path
+
+    def _cache_decision(self, splits: dict) -> dict:
+        """Rank 0 reads the cache and decides which splits it can reuse (exact row match) and which to compute."""
+        processor = self.model_config.processor or self.model_config.tokenizer
+        settings = reference_settings(OmegaConf.to_container(self.config.model, resolve=True),
+                                      OmegaConf.to_container(self.config.engine, resolve=True),
+                                      self._reference_model_dir(), processor, self.data.max_length)
+        cache_dir = self.dpo.ref_cache_dir or os.path.join(self.config.trainer.default_local_dir, "ref_logps")
+        cache = RefLogpCache(cache_dir, settings)
+        cache.load()
+        reuse, todo = {}, []
+        for split, ds in splits.items():
+            needed = [row["ref_key"] for row in ds.rows]
+            if cache.usable(split, needed):
+                reuse[split] = cache.data[split]
+            else:
+                todo.append(split)
+        self._cache = cache
+        return {"path": str(cache.path), "reuse": reuse, "todo": todo}
+
     def _prepare_reference(self):
-        """Compute (or read back) the reference log-probs of every train and validation pair."""
+        """Compute (or read back) the reference log-probs of every train and validation pair. Rank 0 decides and
+        broadcasts the values, so ranks without a shared file system agree."""
         if self.reference_client is not None:
             return
-        data = self.config.data
-        cache_dir = self.dpo.get("ref_cache_dir") or os.path.join(self.config.trainer.default_local_dir,
-                                                                   "ref_logps")
-        key = cache_key(self.dpo.get("ref_model_path") or self.model_config.local_path,
-                        _as_list(data.train_files) + _as_list(data.val_files), data.max_length,
-                        extra={"template": getattr(self.model_config.tokenizer, "chat_template", None) or ""})
-        self.ref_cache = RefLogpCache(cache_dir, key)
-        todo = [(split, ds) for split, ds in (("train", self.train_dataset), ("val", self.val_dataset))
-                if ds is not None and not self.ref_cache.has(split, list(range(len(ds))))]
-        if not todo:
+        splits = {split: ds for split, ds in (("train", self.train_dataset), ("val", self.val_dataset))
+                  if ds is not None}
+        decision = [self._cache_decision(splits) if self.rank == 0 else None]
+        dist.broadcast_object_list(decision, src=0)
+        decision = decision[0]
+        self.ref_values.update(decision["reuse"])
+        if not decision["todo"]:
             if self.rank == 0:
-                print(f"[specs-dpo] reference log-probs read from {self.ref_cache.path}")
+                print(f"[specs-dpo] reference log-probs read from {decision['path']}")
             return
-        if self.start_step > 0 and self.dpo.get("ref_model_path") is None:
+        if self.start_step > 0 and not self.dpo.ref_model_path:
             raise RuntimeError(f"resuming at step {self.start_step} but the reference log-probs cache "
-                               f"{self.ref_cache.path} is missing: the reference (the initial model) is gone; "
-                               "set dpo.ref_model_path to the initial model or dpo.reference=live")
+                               f"{decision['path']} lacks the {decision['todo']} pairs of this run: the reference "
+                               "(the initial model) is gone; set dpo.ref_model_path to the initial model or "
+                               "dpo.reference=live")
         from tqdm import tqdm
 
-        client = self.training_client
-        if self.dpo.get("ref_model_path"):
-            client = self._build_reference()
+        client = self._build_reference() if self.dpo.ref_model_path else self.training_client
         start = time.perf_counter()
         n_pairs = 0
-        for split, ds in todo:
-            local = {}
+        for split in decision["todo"]:
+            ds, local = splits[split], {}
             for batch in tqdm(self._eval_loader(ds), desc=f"reference log-probs ({split})",
                               disable=self.rank != 0):
                 logps, _ = self._forward_logps(client, batch)
-                for k, idx in enumerate(batch["pair_index"][0::2].tolist()):
-                    local[idx] = (float(logps[2 * k]), float(logps[2 * k + 1]))
+                for k, idx in self._real_pairs(batch):
+                    local[ds.rows[idx]["ref_key"]] = (float(logps[2 * k]), float(logps[2 * k + 1]))
             gathered = [None] * dist.get_world_size()
             dist.all_gather_object(gathered, local)
-            merged = {k: v for part in gathered for k, v in part.items()}
-            self.ref_cache.put(split, merged)
-            n_pairs += len(merged)
+            self.ref_values[split] = {k: v for part in gathered for k, v in part.items()}
+            n_pairs += len(ds)
         if self.rank == 0:
-            self.ref_cache.save()
+            for split in decision["todo"]:
+                self._cache.replace(split, self.ref_values[split])
+            self._cache.save()
             elapsed = time.perf_counter() - start
             print(f"[specs-dpo] reference pass: {n_pairs} pairs in {elapsed:.1f}s "
-                  f"({n_pairs / max(elapsed, 1e-9):.2f} pairs/s), cached at {self.ref_cache.path}")
+                  f"({n_pairs / max(elapsed, 1e-9):.2f} pairs/s), cached at {self._cache.path}")
         dist.barrier()
 
     def _reference_logps(self, split: str, batch: dict) -> torch.Tensor:
         if self.reference_client is not None:
             return self._forward_logps(self.reference_client, batch)[0]
-        return self.ref_cache.get(split, batch["pair_index"][0::2].tolist())
+        ds = self.train_dataset if split == "train" else self.val_dataset
+        values = self.ref_values[split]
+        keys = [ds.rows[i]["ref_key"] for i in batch["pair_index"][0::2].tolist()]
+        return torch.tensor([v for key in keys for v in values[key]], dtype=torch.float32)
 
     # ------------------------------------------------------------------ state
     def _write_json(self, name: str, payload: dict, directory: str | None = None) -> None:
+        import tempfile
+
         directory = directory or self.config.trainer.default_local_dir
         os.makedirs(directory, exist_ok=True)
-        path = os.path.join(directory, name)
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
+        fd, tmp = tempfile.mkstemp(prefix=name + ".", suffix=".tmp", dir=directory)
+        with os.fdopen(fd, "w") as f:
             json.dump(payload, f, indent=2)
-        os.replace(tmp, path)
+        os.replace(tmp, os.path.join(directory, name))
 
     def _dpo_state_path(self, step: int) -> str:
         return os.path.join(self.config.trainer.default_local_dir, f"global_step_{step}", "dpo_state.json")
 
     def _load_dpo_state(self):
+        """What verl's checkpoint does not hold: the GF baseline and the metrics history before the resume."""
         if self.start_step and os.path.exists(self._dpo_state_path(self.start_step)):
             with open(self._dpo_state_path(self.start_step)) as f:
                 state = json.load(f)
-            self.options.bco_delta = state.get("bco_delta", 0.0)
-            self.bco_count = state.get("bco_count", 0)
-        else:
-            self.bco_count = 0
+            self.gf_baseline = state.get("gf_baseline")
+            self.history = [h for h in state.get("history", []) if h["step"] <= self.start_step]
 
-    def _update_bco_delta(self, stats: dict) -> None:
-        """Running mean of the implicit rewards (both sides), as TRL's RunningMoments does for bco_pair."""
-        batch_mean = (stats["rewards/chosen"] + stats["rewards/rejected"]) / 2
-        n = 2 * stats["pairs"]
-        total = self.bco_count + n
-        self.options.bco_delta += (batch_mean - self.options.bco_delta) * n / total
-        self.bco_count = total
+    def _save_dpo_state(self, step: int) -> None:
+        self._write_json("dpo_state.json", {"step": step, "losses": self.terms, "gf_baseline": self.gf_baseline,
+                                            "history": self.history},
+                         directory=os.path.dirname(self._dpo_state_path(step)))
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> dict[str, float]:
@@ -291,7 +348,7 @@ class DPOTrainer:
             policy, tokens = self._forward_logps(self.training_client, batch)
             ref = self._reference_logps("val", batch)
             stats = pair_statistics(pair_logps(policy, tokens, ref), self.options.beta)
-            for k, idx in enumerate(batch["pair_index"][0::2].tolist()):
+            for k, idx in self._real_pairs(batch):
                 source = self.val_dataset.rows[idx]["data_source"]
                 per_source[source].append({name: float(v[k]) for name, v in stats.items()})
         gathered = [None] * dist.get_world_size()
@@ -311,20 +368,37 @@ class DPOTrainer:
     def _preference_gf(self, merged: dict[str, list[dict]]) -> dict[str, float]:
         """GF from the pair accuracy of each set (cheap, no generation), configured by dpo.gf.*. The baseline
         is the accuracy at the start (0: the policy is the reference), or the validation before training."""
-        gf_cfg = self.dpo.get("gf") or {}
-        id_sources, ood_sources = list(gf_cfg.get("id_sources") or []), list(gf_cfg.get("ood_sources") or [])
-        if not id_sources or not ood_sources:
+        gf = self.dpo.gf
+        if not gf.id_sources or not gf.ood_sources:
             return {}
         from specs_verl.metrics import preference_gf
 
         accuracies = {s: sum(i["rewards/accuracies"] for i in items) / len(items) for s, items in merged.items()}
         if self._validating_baseline:
             self.gf_baseline = accuracies
-        result = preference_gf(accuracies, id_sources, ood_sources, baseline=self.gf_baseline or 0.0,
-                               beta=float(gf_cfg.get("beta", 2.0)))
+        result = preference_gf(accuracies, gf.id_sources, gf.ood_sources, baseline=self.gf_baseline or 0.0,
+                               beta=float(gf.beta))
         return result.to_metrics("val/gf")
 
     # ------------------------------------------------------------------ training
+    def _step_metrics(self, raw: dict, batch_tokens: int, elapsed: float) -> dict[str, float]:
+        """Per-pair means over the global batch (verl gathers the metric sums of every rank) and true global
+        throughput: pairs and tokens of all ranks over the step time."""
+        stats = reduce_metric_sums(raw)
+        stats.pop("tokens")  # response tokens; throughput counts every processed token
+        pairs = stats.pop("pairs")
+        metrics = {f"train/{k}": v for k, v in stats.items()}
+        metrics.update({
+            "train/grad_norm": float(raw.get("grad_norm", float("nan"))),
+            "train/lr": float(raw["lr"]) if raw.get("lr") is not None else float("nan"),
+            "perf/pairs": pairs, "perf/tokens": float(batch_tokens),
+            "perf/tokens_per_s": batch_tokens / elapsed, "perf/pairs_per_s": pairs / elapsed,
+            "perf/step_time_s": elapsed, "perf/peak_memory_gb": peak_memory_gb(),
+        })
+        if raw.get("mfu") is not None:
+            metrics["perf/mfu"] = float(raw["mfu"])
+        return metrics
+
     def fit(self):
         from tqdm import tqdm
         from verl.utils import tensordict_utils as tu
@@ -342,6 +416,7 @@ class DPOTrainer:
             self._validating_baseline = False
             if tracking:
                 tracking.log(data=val, step=0)
+                self.history.append({"step": 0, **val})
 
         step = self.start_step
         if step >= self.total_training_steps:
@@ -350,7 +425,6 @@ class DPOTrainer:
                       f"{self.total_training_steps}: nothing to train")
             return
         steps_per_epoch = len(self.train_loader)
-        history = []
         progress = tqdm(total=self.total_training_steps, initial=step, desc="DPO", disable=not is_logging)
         # trainer.total_training_steps, when set, wins over total_epochs (the data is cycled as needed)
         for epoch in itertools.count(step // steps_per_epoch):
@@ -359,62 +433,55 @@ class DPOTrainer:
                 step += 1
                 start = time.perf_counter()
                 batch["ref_logps"] = self._reference_logps("train", batch)
-                td = self._tensordict(batch, global_pairs=self.config.data.train_batch_size)
+                td = self._tensordict(batch, global_pairs=self.data.train_batch_size)
+                global_tokens = sum(tu.get(td, "global_token_num"))
                 tu.assign_non_tensor(td, update_lr_scheduler=True)
                 output = self.training_client.train_batch(td)
                 elapsed = time.perf_counter() - start
                 metrics = {}
                 if self.engine.is_mp_src_rank_with_outputs():
-                    raw = tu.get(output, "metrics")
-                    stats = reduce_metric_sums(raw)
-                    self._update_bco_delta(stats)
-                    stats.pop("tokens")  # response tokens; throughput counts every processed token
-                    tokens = int(batch["input_ids"].offsets()[-1]) * self.dp_size
-                    pairs = stats.pop("pairs")
-                    metrics = {f"train/{k}": v for k, v in stats.items()}
-                    metrics.update({
-                        "train/grad_norm": float(raw.get("grad_norm", float("nan"))),
-                        "train/lr": float(raw["lr"]) if raw.get("lr") is not None else float("nan"),
-                        "perf/tokens_per_s": tokens / elapsed, "perf/pairs_per_s": pairs * self.dp_size / elapsed,
-                        "perf/step_time_s": elapsed, "perf/peak_memory_gb": peak_memory_gb(),
-                    })
+                    metrics = self._step_metrics(tu.get(output, "metrics"), global_tokens, elapsed)
                 last = step >= self.total_training_steps
                 if self.val_dataset is not None and (last or (cfg.test_freq > 0 and step % cfg.test_freq == 0)):
                     metrics.update(self.validate())
                 if tracking:
                     tracking.log(data=metrics, step=step)
-                    history.append({"step": step, **metrics})
+                    self.history.append({"step": step, **metrics})
                 progress.update(1)
                 if last or (cfg.save_freq > 0 and step % cfg.save_freq == 0):
                     self.ckpt_handler.save_checkpoint(step=step)
                     if self.rank == 0:
-                        self._write_json("dpo_state.json",
-                                         {"bco_delta": self.options.bco_delta, "bco_count": self.bco_count,
-                                          "step": step, "losses": self.terms},
-                                         directory=os.path.dirname(self._dpo_state_path(step)))
+                        self._save_dpo_state(step)
                         print(f"[specs-dpo] saved checkpoint {os.path.dirname(self._dpo_state_path(step))}",
                               flush=True)
                 if last:
                     progress.close()
                     if self.rank == 0:
-                        self._finish(step, history)
+                        self._finish(step)
                     return
 
-    def _finish(self, step: int, history: list[dict]) -> None:
+    def _finish(self, step: int) -> None:
         final = os.path.join(self.config.trainer.default_local_dir, f"global_step_{step}", "huggingface")
-        summary = {"final_step": step, "huggingface": final, "history": history}
+        summary = {"final_step": step, "huggingface": final, "gf_baseline": self.gf_baseline,
+                   "history": self.history}
         self._write_json("dpo_summary.json", summary)
-        last = history[-1] if history else {}
+        last = self.history[-1] if self.history else {}
         shown = {k: round(v, 4) for k, v in last.items() if k.startswith(("train/rewards", "train/loss", "val/"))}
         print(f"[specs-dpo] done after {step} steps; final metrics {shown}")
-        print(f"[specs-dpo] checkpoint for GRPO: actor_rollout_ref.model.path={final}")
+        if os.path.isdir(final):  # checkpoint.save_contents holds hf_model (the default)
+            print(f"[specs-dpo] checkpoint for GRPO: actor_rollout_ref.model.path={final}")
 
 
-def run(config) -> None:
+def run(config, dpo: DPOConfig | None = None, data: DPODataConfig | None = None) -> None:
     from verl.utils.distributed import destroy_global_process_group, initialize_global_process_group
 
+    from .vision_patch import patch_text_only_vision_dummy
+
+    if dpo is None or data is None:
+        dpo, data = load_settings(config)
+    patch_text_only_vision_dummy()
     initialize_global_process_group()
     try:
-        DPOTrainer(config).fit()
+        DPOTrainer(config, dpo, data).fit()
     finally:
         destroy_global_process_group()

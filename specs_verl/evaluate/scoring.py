@@ -25,18 +25,19 @@ class EvalSet:
     """One evaluation set: a verl RL parquet file, its name (its data_source) and whether it is ID or OOD."""
 
     name: str
-    kind: str  # "id" | "ood"
+    kind: str  # "id" | "ood" | "extra" (scored and reported, not part of GF)
     path: Path
     requests: list
 
 
 def load_sets(id_files: Sequence[str], ood_files: Sequence[str], instruction: str | None,
-              limit: int | None) -> list[EvalSet]:
-    """Read the ID and OOD files. A set is named by its rows' data_source (by the file name when rows disagree)."""
+              limit: int | None, extra_files: Sequence[str] = ()) -> list[EvalSet]:
+    """Read the ID, OOD and extra (scored and reported, outside GF) files. A set is named by its rows'
+    data_source (by the file name when rows disagree)."""
     from specs_verl.generation import load_rl_requests
 
     sets: list[EvalSet] = []
-    for kind, files in (("id", id_files), ("ood", ood_files)):
+    for kind, files in (("id", id_files), ("ood", ood_files), ("extra", extra_files)):
         for f in files:
             path = Path(f)
             requests = load_rl_requests(path, instruction=instruction)
@@ -131,20 +132,48 @@ def _jsonable(value: Any) -> Any:
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Through a temp file of a unique name in the same folder, so two writers never share one."""
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
     os.replace(tmp, path)
+
+
+def _image_content(image: Any) -> Any:
+    """What an image of a request holds: its bytes (read from the file when given by path), never its name."""
+    from specs_verl.dpo.fingerprint import bytes_digest, file_digest
+
+    if isinstance(image, dict) and image.get("bytes") is not None:
+        return bytes_digest(bytes(image["bytes"]))
+    path = image.get("path") if isinstance(image, dict) else image if isinstance(image, (str, Path)) else None
+    if path is not None:
+        return file_digest(path) if os.path.exists(path) else f"missing:{path}"
+    if hasattr(image, "tobytes"):  # a PIL image
+        return bytes_digest(image.tobytes() + repr((image.mode, image.size)).encode())
+    return repr(image)
+
+
+def requests_digest(requests: Sequence) -> str:
+    """The content of a set's requests: ids, messages (instruction included), images, answers."""
+    from specs_verl.dpo.fingerprint import json_digest
+
+    return json_digest([[r.id, r.messages, [_image_content(i) for i in r.images], r.data_source,
+                         _jsonable(r.ground_truth), r.extra_info] for r in requests])
 
 
 def cache_dir(out: Path, label: str, model_path: Path, settings: GenSettings, sets: Sequence[EvalSet],
               backend: str) -> Path:
-    """Where one model's samples and scores are kept: keyed by model, backend, settings and the sets' files."""
+    """Where one model's samples and scores are kept, keyed by content: the model's files (a model retrained
+    into the same folder is evaluated again), the backend, the settings and every set's requests."""
     import hashlib
 
-    files = [(s.name, s.kind, str(s.path.resolve()), s.path.stat().st_size, s.path.stat().st_mtime_ns,
-              len(s.requests)) for s in sets]
-    key = json.dumps([str(model_path.resolve()), backend, settings.as_dict(), files], sort_keys=True, default=str)
+    from specs_verl.dpo.fingerprint import model_digest
+
+    contents = [(s.name, s.kind, requests_digest(s.requests)) for s in sets]
+    key = json.dumps([model_digest(model_path), backend, settings.as_dict(), contents], sort_keys=True, default=str)
     slug = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)[:60]
     return out / "evals" / f"{slug}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"
 

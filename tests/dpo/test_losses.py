@@ -53,10 +53,10 @@ def test_hinge_is_zero_past_the_margin_and_linear_before_it():
     assert LOSSES["hinge"](pair(), LossOptions(beta=0.1)).item() == pytest.approx(0.7)  # 1 - 0.3
 
 
-def test_bco_pair_uses_the_running_reward_mean():
-    # -log sigma(0.5 - 0.2) - log sigma(-(-1 - 0.2)) = log(1 + e^-0.3) + log(1 + e^-1.2) = 0.554355 + 0.263282
-    value = LOSSES["bco_pair"](pair(), LossOptions(beta=0.5, bco_delta=0.2))
-    assert value.item() == pytest.approx(0.8176377, abs=1e-6)
+def test_bco_pair_is_trl_1x_without_a_running_delta():
+    # TRL 1.x: -log sigma(beta rho_c) - log sigma(-beta rho_r) = -log sigma(0.5) - log sigma(1) = 0.474077 + 0.313262
+    value = LOSSES["bco_pair"](pair(), LossOptions(beta=0.5))
+    assert value.item() == pytest.approx(0.787339, abs=1e-6)
 
 
 def test_sigmoid_is_log2_when_policy_equals_reference():
@@ -76,7 +76,7 @@ def test_mpo_style_weighted_mix():
     terms = resolve_losses(["sigmoid", "bco_pair", "sft"], [0.8, 0.2, 1.0], sft_weight=1.0)
     assert terms == [("sigmoid", 0.8), ("bco_pair", 0.2), ("sft", 1.0)]  # sft named once, with its own weight
     total, _ = combined_loss(pair(), LossOptions(beta=0.5), terms)
-    # bco_pair with delta 0: -log sigma(0.5) - log sigma(1) = 0.474077 + 0.313262 = 0.787339
+    # bco_pair: -log sigma(0.5) - log sigma(1) = 0.474077 + 0.313262 = 0.787339
     assert total.item() == pytest.approx(0.8 * 0.2014133 + 0.2 * 0.787339 + 2.0, abs=1e-6)
 
 
