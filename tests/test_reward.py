@@ -15,8 +15,17 @@ from specs_verl.reward import REWARD_KEYS, compute_score
 GOOD = "<think>6 * 7 = 42</think>\n<answer>The answer is $\\boxed{42}$</answer>"
 
 
+ZERO_COUNTS = dict(grade_timeout=0.0, grade_refused=0.0, judged=0.0, judge_failed=0.0)
+
+
 def score(solution, gold="42", **kwargs):
     return compute_score("geometry3k", solution, gold, {"index": 3}, **kwargs)
+
+
+def base(result):
+    """The reward without the counters (all zero here)."""
+    assert {k: result[k] for k in ZERO_COUNTS} == ZERO_COUNTS, result
+    return {k: v for k, v in result.items() if k not in ZERO_COUNTS}
 
 
 @pytest.mark.parametrize("solution, expected", [
@@ -29,7 +38,7 @@ def score(solution, gold="42", **kwargs):
     ("no idea", dict(score=0.0, acc=0.0, format=0.0, structure=0.0, style=0.0, pred="")),
 ])
 def test_paper_reward(solution, expected):
-    assert score(solution) == expected
+    assert base(score(solution)) == expected
 
 
 def test_weights_profile_and_prefill_are_options():
@@ -46,14 +55,52 @@ def test_weights_profile_and_prefill_are_options():
 def test_unknown_option_is_a_configuration_error():
     with pytest.raises(TypeError, match="format_wieght"):
         score(GOOD, format_wieght=1.0)
-    with pytest.raises(ValueError, match="unknown profile"):
+    with pytest.raises(ValueError, match="profile='deepseek'"):
         score(GOOD, profile="deepseek")
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("format_weight", "0.5", "format_weight='0.5' \\(str\\) must be a number \\(on the command line write it unquoted"),
+    ("think_prefilled", "false", "think_prefilled='false' \\(str\\) must be true or false"),
+    ("time_limit", 0, "time_limit=0 \\(int\\) must be a positive number"),
+    ("max_think_chars", 2.5, "max_think_chars=2.5"),
+    ("accuracy_weight", True, "accuracy_weight=True"),
+])
+def test_option_types_are_checked_once_with_a_clear_error(option, value, message):
+    with pytest.raises(TypeError, match=message):
+        score(GOOD, **{option: value})
+
+
+def test_judge_needs_url_and_model():
+    with pytest.raises(ValueError, match="judge_url and judge_model"):
+        score(GOOD, judge_url="http://localhost:1/v1")
+
+
+def test_blank_answer_block_does_not_borrow_the_box_in_think():
+    # MM-EUREKA scores this 0.5 (format only); it used to score 1.5
+    text = "<think>6 * 7 = \\boxed{42}</think>\n<answer>   </answer>"
+    result = score(text)
+    assert result["acc"] == 0.0 and result["score"] == pytest.approx(0.5 * result["format"])
+
+
+def test_contract_fields_from_extra_info():
+    opts = ["15^\\circ", "30^\\circ", "45^\\circ"]
+    mc = {"index": 1, "options": np.array(opts, dtype=object), "answer_type": "choice", "answers": [], "precision": None}
+    text = "<think>a</think><answer>The answer is $\\boxed{30^\\circ}$</answer>"
+    assert compute_score("mathvision", text, "B", mc)["acc"] == 1.0
+    assert compute_score("mathvision", text.replace("30", "45"), "B", mc)["acc"] == 0.0
+    multi = {**mc, "answer_type": "multi_select"}
+    assert compute_score("mathverse", "<answer>\\boxed{A, C}</answer>", "A,C", multi)["acc"] == 1.0
+    lst = {"index": 2, "options": [], "answer_type": "text", "answers": ["Tampa", "Florida"], "precision": None}
+    assert compute_score("mmmu", "<answer>\\boxed{Florida}</answer>", "Tampa", lst)["acc"] == 1.0
+    prec = {"index": 3, "options": [], "answer_type": "number", "answers": [], "precision": 1.0}
+    assert compute_score("mathvista", "<answer>\\boxed{2.04}</answer>", "2.0", prec)["acc"] == 1.0
 
 
 def test_bad_ground_truth_gives_zero_accuracy_and_names_the_sample(caplog):
     with caplog.at_level(logging.WARNING, logger="specs_verl.reward"):
         result = compute_score("mathvista", GOOD, None, {"index": 17})
-    assert result == dict(score=0.5, acc=0.0, format=1.0, structure=1.0, style=1.0, pred="")
+    assert base(result) == dict(score=0.5, acc=0.0, format=1.0, structure=1.0, style=1.0, pred="")
     assert "mathvista[index=17]" in caplog.text and "bad ground truth" in caplog.text
 
 

@@ -31,8 +31,12 @@ SAMPLES = [
     ("an_unknown_source", "<think>6 * 7 = 41 I think</think><answer>\\boxed{41}</answer>", 42, 0.25),
     ("mmmu", "<think>The correct option is (B)</think>\n<answer>B</answer>", "B", 1.25),
     ("geometry3k", "", "42", 0.0),
+    # an exponent tower (it used to freeze the reward worker in one sympy call): refused, counted, the batch goes on
+    ("geometry3k", "<think>6 * 7 is huge</think>\n<answer>The answer is $\\boxed{10^{10^{10}}}$</answer>", "42", 0.25),
+    ("geometry3k", "<think>6 * 7</think>\n<answer>\\boxed{\\frac{84}{2}}</answer>", "42", 1.25),  # symbolic: a worker
 ]
-KEYS = {"score", "acc", "format", "structure", "style", "pred"}
+KEYS = {"score", "acc", "format", "structure", "style", "grade_timeout", "grade_refused", "judged", "judge_failed",
+        "pred"}
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +84,9 @@ def test_load_reward_manager_by_name_and_score_a_batch(config, batch, tiny_model
     outs = [rm.loop.run_until_complete(rm.run_single(batch[i:i + 1])) for i in range(len(batch))]
     assert [o["reward_score"] for o in outs] == pytest.approx([s[3] for s in SAMPLES])
     assert all(set(o["reward_extra_info"]) == KEYS for o in outs)
-    assert [o["reward_extra_info"]["pred"] for o in outs] == ["42", "42", "41", "B", ""]
+    assert [o["reward_extra_info"]["pred"] for o in outs] == ["42", "42", "41", "B", "", "10^{10^{10}}",
+                                                              "\\frac{84}{2}"]
+    assert [o["reward_extra_info"]["grade_refused"] for o in outs] == [0, 0, 0, 0, 0, 1, 0]
 
 
 def test_unknown_reward_kwarg_fails_when_the_manager_is_built(config, tiny_model_dir):
@@ -117,4 +123,5 @@ def test_inside_ray_actors_started_by_the_reward_loop(config, batch, monkeypatch
         shutil.rmtree(temp_dir, ignore_errors=True)
     assert out.batch["rm_scores"].sum(dim=1).tolist() == pytest.approx([s[3] for s in SAMPLES])
     assert set(out.meta_info["reward_extra_keys"]) == KEYS
-    assert list(out.non_tensor_batch["style"]) == [1.0, 0.0, 0.0, 0.0, 0.0]
+    assert list(out.non_tensor_batch["grade_refused"]) == [0, 0, 0, 0, 0, 1.0, 0]
+    assert list(out.non_tensor_batch["acc"]) == [1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0]
