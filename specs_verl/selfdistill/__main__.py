@@ -72,6 +72,9 @@ def _add_pair(sub) -> None:
     p.add_argument("--prompt-template", default="specs",
                    help="the instruction the samples were generated with (as for `sample`; default specs)")
     p.add_argument("--grade-time-limit", type=float, default=5.0, help="seconds per answer grading (default 5)")
+    p.add_argument("--think-prefilled", action="store_true",
+                   help="the chat template ends the prompt with <think>: responses start inside the reasoning "
+                        "(as the reward's think_prefilled option)")
     p.add_argument("--judge", choices=["none", "openai", "hf"], default="none",
                    help="consistency judge: none, openai (any OpenAI-compatible endpoint) or hf (local model)")
     p.add_argument("--judge-url", default=None, help="openai: base URL, e.g. http://localhost:8000/v1")
@@ -131,6 +134,7 @@ def _pair(args) -> None:
         judge_opts = None
     cfg = PairConfig(mode=args.mode, pairs_per_question=args.pairs_per_question, seed=args.seed,
                      chosen_form=args.chosen_form, time_limit=args.grade_time_limit,
+                     think_prefilled=args.think_prefilled,
                      pollution_rules=tuple(r.strip() for r in args.pollution_rules.split(",") if r.strip()))
     opts = PairOptions(chosen=args.chosen, rejected=args.rejected, data=args.data, out=args.out, report=args.report,
                        prompt_template=args.prompt_template, judge=args.judge, judge_opts=judge_opts,

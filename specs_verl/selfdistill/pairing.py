@@ -7,7 +7,10 @@ For each question of the RL data:
 - rejected candidates (the base model's samples): the answer grades correct (`decoupled`, the paper's default)
   or incorrect (`coupled`, the ablation), then `pollute` with a rule drawn at random; the polluted text must
   fail `format_ok` and still grade as before (a rule that removes the only answer tags can lose an unboxed
-  answer; such a candidate is dropped and counted);
+  answer; such a candidate is dropped and counted). A rule that changes nothing (a tag-less base response:
+  it fails the format already) keeps the response as it is, labelled `already_unformatted` and counted apart
+  (`rejected_already_unformatted`), never as that rule; `rejected_changed` counts the really polluted ones;
+- identical sample texts of one question are used once (duplicate lines never give duplicate pairs);
 - up to K pairs: the shuffled chosen and rejected candidates zipped, so no response is used twice.
 The judge sees only chosen candidates of questions that have a rejected candidate (it is the costly step).
 Randomness (rules, shuffles) comes from one generator per question seeded with (seed, question id): a
@@ -28,6 +31,7 @@ from specs_verl.surface_form import POLLUTION_RULES, check, pollute, supplement
 from .samples_io import SampleRecord
 
 MODES = ("decoupled", "coupled")
+UNCHANGED_RULE = "already_unformatted"  # the label of a rejected response its pollution rule did not change
 FORM_LEVELS = ("format", "structure", "style")
 
 # Filter stages in pipeline order (the rows of the report's table).
@@ -35,11 +39,12 @@ STAGES = (
     "questions",
     "chosen_samples", "chosen_correct", "chosen_form_ok", "chosen_judged", "chosen_consistent",
     "chosen_supplemented",
-    "rejected_samples", "rejected_selected", "rejected_polluted",
+    "rejected_samples", "rejected_selected", "rejected_polluted", "rejected_changed",
     "questions_with_pair", "pairs",
 )
 # Where the candidates that did not pass went (also per data source).
 DROPS = (
+    "chosen_duplicates", "rejected_duplicates", "rejected_already_unformatted",
     "chosen_judge_skipped", "chosen_inconsistent", "chosen_unparseable", "chosen_judge_error",
     "chosen_supplement_failed", "chosen_supplement_changed_grade",
     "rejected_pollution_kept_format", "rejected_pollution_changed_grade",
@@ -59,6 +64,7 @@ class PairConfig:
     chosen_form: str = "format"  # format | structure | style: the level a chosen sample must reach
     time_limit: float = 5.0  # seconds per grading call
     pollution_rules: tuple[str, ...] = POLLUTION_RULES  # drawn from uniformly (the paper: all five)
+    think_prefilled: bool = False  # the prompts end in `<think>`: responses start inside the reasoning
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -119,9 +125,18 @@ def question_text(q: Request) -> str:
     return users[-1] if users else ""
 
 
-def _form_ok(text: str, level: str) -> bool:
-    report = check(text)
+def _form_ok(text: str, level: str, think_prefilled: bool = False) -> bool:
+    report = check(text, think_prefilled=think_prefilled)
     return {"format": report.format_ok, "structure": report.structure_ok, "style": report.style_ok}[level]
+
+
+def _unique(samples: Sequence[SampleRecord]) -> list[SampleRecord]:
+    seen, out = set(), []
+    for s in samples:
+        if s.text not in seen:
+            seen.add(s.text)
+            out.append(s)
+    return out
 
 
 def _first_stage(work: _Work, chosen: Sequence[SampleRecord], rejected: Sequence[SampleRecord], cfg: PairConfig,
@@ -131,38 +146,48 @@ def _first_stage(work: _Work, chosen: Sequence[SampleRecord], rejected: Sequence
     want_correct = cfg.mode == "decoupled"
     stats.add(src, "chosen_samples", len(chosen))
     stats.add(src, "rejected_samples", len(rejected))
+    unique_chosen, unique_rejected = _unique(chosen), _unique(rejected)
+    stats.add(src, "chosen_duplicates", len(chosen) - len(unique_chosen))
+    stats.add(src, "rejected_duplicates", len(rejected) - len(unique_rejected))
     try:
         ground_truths(q.ground_truth)
     except InvalidGroundTruth:
         work.reason = "no_ground_truth"
         return
     correct = form_ok = 0
-    for s in chosen:
+    for s in unique_chosen:
         g = grade(s.text, q.ground_truth, time_limit=cfg.time_limit)
         if not g.correct:
             continue
         correct += 1
-        if _form_ok(s.text, cfg.chosen_form):
+        if _form_ok(s.text, cfg.chosen_form, cfg.think_prefilled):
             form_ok += 1
             work.chosen.append((s, g.extracted or ""))
     stats.add(src, "chosen_correct", correct)
     stats.add(src, "chosen_form_ok", form_ok)
 
-    selected = 0
-    for s in rejected:
+    selected = changed = 0
+    for s in unique_rejected:
         if grade(s.text, q.ground_truth, time_limit=cfg.time_limit).correct != want_correct:
             continue
         selected += 1
         rule = work.rng.choice(cfg.pollution_rules)
         polluted = pollute(s.text, rule)
-        if check(polluted).format_ok:
+        if polluted == s.text:
+            rule = UNCHANGED_RULE
+        if check(polluted, think_prefilled=cfg.think_prefilled).format_ok:
             stats.add(src, "rejected_pollution_kept_format")
-        elif grade(polluted, q.ground_truth, time_limit=cfg.time_limit).correct != want_correct:
+        elif rule != UNCHANGED_RULE and grade(polluted, q.ground_truth, time_limit=cfg.time_limit).correct != want_correct:
             stats.add(src, "rejected_pollution_changed_grade")
         else:
             work.rejected.append((s, polluted, rule))
+            if rule == UNCHANGED_RULE:
+                stats.add(src, "rejected_already_unformatted")
+            else:
+                changed += 1
     stats.add(src, "rejected_selected", selected)
     stats.add(src, "rejected_polluted", len(work.rejected))
+    stats.add(src, "rejected_changed", changed)
 
     for reason, failed in (("no_chosen_samples", not chosen), ("no_rejected_samples", not rejected),
                            ("no_correct_chosen", not correct), ("no_chosen_form_ok", not form_ok),
@@ -175,13 +200,15 @@ def _first_stage(work: _Work, chosen: Sequence[SampleRecord], rejected: Sequence
 def build_pairs(questions: Sequence[Request], chosen: dict[str, list[SampleRecord]],
                 rejected: dict[str, list[SampleRecord]], cfg: PairConfig,
                 judge: Callable[[list[tuple[Request, SampleRecord, str]]], list[str]] | None = None,
-                progress: Callable[[int], None] | None = None) -> tuple[list[Pair], PairStats]:
+                progress: Callable[[int], None] | None = None,
+                stats: PairStats | None = None) -> tuple[list[Pair], PairStats]:
     """All pairs, in data order, and the counts of every stage.
 
     `judge(items)` receives (question, chosen sample, extracted answer) triples and returns one label per item
-    (see `judge.LABELS`; only "consistent" passes). `progress(1)` is called per question graded.
+    (see `judge.LABELS`; only "consistent" passes). `progress(1)` is called per question graded. Pass `stats`
+    to keep the counts of a run that stops early (the judge became unavailable).
     """
-    stats = PairStats()
+    stats = PairStats() if stats is None else stats
     works = []
     for q in questions:
         work = _Work(q, random.Random(f"{cfg.seed}\x00{q.id}"))
@@ -217,7 +244,7 @@ def build_pairs(questions: Sequence[Request], chosen: dict[str, list[SampleRecor
                 w.reason = "no_consistent_chosen"
             for s, v in passing:
                 try:
-                    text = supplement(s.text)
+                    text = supplement(s.text, think_prefilled=cfg.think_prefilled)
                 except ValueError:
                     stats.add(src, "chosen_supplement_failed")
                     continue

@@ -9,7 +9,7 @@ import pytest
 from specs_verl.grading import grade
 from specs_verl.selfdistill.__main__ import main
 from specs_verl.selfdistill.pair import PairOptions, run_pair
-from specs_verl.selfdistill.pairing import DROPS, NO_PAIR_REASONS, STAGES, PairConfig
+from specs_verl.selfdistill.pairing import DROPS, NO_PAIR_REASONS, STAGES, UNCHANGED_RULE, PairConfig
 from specs_verl.selfdistill.pairs_file import EXTRA_INFO_KEYS
 from specs_verl.surface_form import POLLUTION_RULES, check, pollute
 
@@ -43,7 +43,9 @@ def check_pairs(path, crafted, mode):
         assert not rejected.format_ok, p["rejected"]
         assert grade(p["chosen"], truth).correct
         assert grade(p["rejected"], truth).correct == (mode == "decoupled")
-        assert p["extra_info"]["pollution_rule"] in POLLUTION_RULES
+        rule = p["extra_info"]["pollution_rule"]
+        assert rule in POLLUTION_RULES or rule == UNCHANGED_RULE
+        assert (p["rejected"] == pollute(p["rejected"], POLLUTION_RULES[0])) if rule == UNCHANGED_RULE else True
         assert p["extra_info"]["chosen_model"] == "zero" and p["extra_info"]["rejected_model"] == "base"
     return pairs
 
@@ -51,13 +53,14 @@ def check_pairs(path, crafted, mode):
 EXPECTED_COUNT = {  # tiny_count, decoupled, judge on, K = 2 (see `crafted` for which question stops where)
     "questions": 10, "chosen_samples": 9, "chosen_correct": 7, "chosen_form_ok": 6, "chosen_judged": 4,
     "chosen_consistent": 2, "chosen_supplemented": 1, "rejected_samples": 9, "rejected_selected": 7,
-    "rejected_polluted": 7, "questions_with_pair": 1, "pairs": 1,
-    "chosen_judge_skipped": 2, "chosen_inconsistent": 1, "chosen_unparseable": 1, "chosen_supplement_failed": 1,
+    "rejected_polluted": 7, "rejected_changed": 4, "rejected_already_unformatted": 3,
+    "questions_with_pair": 1, "pairs": 1, "chosen_judge_skipped": 2, "chosen_inconsistent": 1, "chosen_unparseable": 1, "chosen_supplement_failed": 1,
 }
 EXPECTED_CHOICE = {
     "questions": 1, "chosen_samples": 4, "chosen_correct": 3, "chosen_form_ok": 3, "chosen_judged": 3,
     "chosen_consistent": 2, "chosen_supplemented": 2, "rejected_samples": 3, "rejected_selected": 3,
-    "rejected_polluted": 3, "questions_with_pair": 1, "pairs": 2, "chosen_inconsistent": 1,
+    "rejected_polluted": 3, "rejected_changed": 1, "rejected_already_unformatted": 2, "questions_with_pair": 1,
+    "pairs": 2, "chosen_inconsistent": 1,
 }
 EXPECTED_NO_PAIR = {"no_ground_truth": 1, "no_chosen_samples": 1, "no_rejected_samples": 1, "no_correct_chosen": 1,
                     "no_chosen_form_ok": 1, "no_selected_rejected": 1, "no_consistent_chosen": 2,
@@ -184,7 +187,10 @@ def test_unreachable_judge_is_a_clear_error(crafted, tmp_path, capsys):
     assert main(_pair(crafted, out, "--judge", "openai", "--judge-url", f"http://127.0.0.1:{port}/v1",
                       "--judge-model", "m", "--judge-retries", "0")) == 2
     assert "error: cannot reach the judge endpoint" in capsys.readouterr().err
-    assert not out.exists() and not (tmp_path / "report.json").exists()
+    assert not out.exists()
+    report = json.loads((tmp_path / "report.json").read_text())  # the report is written when a run stops early
+    assert report["stopped_early"].startswith("judge unavailable: cannot reach the judge endpoint")
+    assert report["stages"]["all"]["chosen_correct"] > 0 and report["inputs"]["out"] is None
 
 
 def test_missing_inputs(crafted, tmp_path, capsys):
@@ -216,3 +222,37 @@ def test_pairs_load_in_the_dpo_dataset(crafted, tiny_model_dir, tmp_path):
     item = ds[0]
     assert item["pair_id"] == pq.read_table(out).column("pair_id")[0].as_py()
     assert set(item) >= {"chosen", "rejected"}
+
+
+def test_noop_pollutions_duplicates_warning_and_think_prefilled(crafted, tmp_path, capsys):
+    """Tag-less rejected responses are not changed by most rules: counted apart, labelled, never as the rule;
+    duplicate sample lines give one pair; no judge is named as the paper's ablation; --think-prefilled."""
+    d = tmp_path
+    rows = crafted["rows"][:2]
+    pd.DataFrame(rows).to_parquet(d / "rl.parquet")
+    gts = [r["reward_model"]["ground_truth"] for r in rows]
+    qids = [r["extra_info"]["qid"] for r in rows]
+    chosen = [formatted("x", g)[len("<think>"):] for g in gts]  # the prompt ended in <think>
+    bare = [f"I count them: {g}. So \\boxed{{{g}}}" for g in gts]  # no tags at all: already unformatted
+    (d / "c.jsonl").write_text("".join(json.dumps({"qid": q, "text": t, "model": "zero"}) + "\n"
+                                       for q, t in zip(qids, chosen)) * 2)  # every line twice
+    (d / "r.jsonl").write_text("".join(json.dumps({"qid": q, "text": t, "model": "base"}) + "\n"
+                                       for q, t in zip(qids, bare)) * 2)
+    out = d / "p.parquet"
+    args = ["pair", "--chosen", str(d / "c.jsonl"), "--rejected", str(d / "r.jsonl"), "--data", str(d / "rl.parquet"),
+            "--out", str(out), "--prompt-template", "none", "--no-progress", "--pairs-per-question", "4",
+            "--pollution-rules", "strip_answer_tags,strip_think_tags"]
+    assert main(args) == 0  # without --think-prefilled the chosen responses fail the format
+    assert pq.read_table(out).num_rows == 0
+    assert main(args + ["--think-prefilled"]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((d / "report.json").read_text())
+    st = report["stages"]["all"]
+    assert st["chosen_duplicates"] == 2 and st["rejected_duplicates"] == 2
+    assert st["rejected_already_unformatted"] == 2 and st["rejected_changed"] == 0
+    assert report["pollution_rules"] == {UNCHANGED_RULE: 2} and report["pairs"] == 2
+    assert "really changed by their pollution rule: 0 of 2" in printed
+    assert "no-judge ablation (48.13 vs 50.02" in printed and any("ablation" in w for w in report["warnings"])
+    pairs = pq.read_table(out).to_pylist()
+    assert sorted(p["rejected"] for p in pairs) == sorted(bare)
+    assert all(p["extra_info"]["pollution_rule"] == UNCHANGED_RULE for p in pairs)
