@@ -125,3 +125,44 @@ def test_a_response_without_tokens_never_makes_a_nan_loss():
     fn = DPOLossFn([("sigmoid", 1.0), ("sft", 1.0)], LossOptions())
     loss, metrics = fn({"log_probs": log_probs}, {"loss_mask": mask, "ref_logps": torch.zeros(2)})
     assert torch.isfinite(loss) and all(map(lambda v: v == v, metrics.values()))
+
+
+def test_template_and_processor_failures_are_bad_pairs_counted_under_skip(tmp_path, processor):
+    """Before: they escaped on_bad_pair=skip and stopped the run with a bare traceback."""
+    template = processor.chat_template
+    processor.chat_template = ("{% for m in messages %}{% if m['role'] == 'system' %}"
+                               "{{ raise_exception('system messages are not supported') }}{% endif %}{% endfor %}"
+                               + template)
+    system = good_row(1)
+    system["prompt"] = [{"role": "system", "content": "Be brief."}, *system["prompt"]]
+    buf = io.BytesIO()
+    Image.new("RGB", (2, 500)).save(buf, format="PNG")  # aspect ratio 250: the image processor refuses it
+    thin = {**good_row(2), "images": [{"bytes": buf.getvalue(), "path": None}]}
+    path = write(tmp_path, [good_row(0), system, thin])
+    try:
+        with pytest.raises(BadPairError, match=r"row 1: the chat template failed .*system messages are not supported"):
+            PreferenceDataset(path, processor, max_length=1024, show_progress=False)
+        ds = PreferenceDataset(path, processor, max_length=1024, on_bad_pair="skip", show_progress=False)
+    finally:
+        processor.chat_template = template
+    assert len(ds) == 1
+    assert ds.report.as_dict()["skipped"] == {"template_error": 1, "processor_error": 1}
+    assert any("row 2: the processor failed (ValueError: absolute aspect ratio" in e for e in ds.report.examples)
+
+
+def test_a_text_only_and_an_image_pair_share_a_micro_batch(tmp_path, processor):
+    """Before: KeyError 'multi_modal_inputs' when the first pair of a batch had no image (verl's collator takes
+    the first row's keys). Now the text-only rows carry None, which verl's engine skips."""
+    from verl.utils import tensordict_utils as tu
+    from verl.utils.model import extract_multi_modal_inputs
+
+    text = {**good_row(0), "prompt": [{"role": "user", "content": "How many sides has a triangle?"}], "images": []}
+    ds = PreferenceDataset(write(tmp_path, [text, good_row(1)]), processor, max_length=1024, show_progress=False)
+    batch = collate_pairs([ds[0], ds[1]])
+    td = tu.get_tensordict(tensor_dict=batch, non_tensor_dict={})
+    rows = tu.get(td, "multi_modal_inputs")
+    assert rows[0] is None and rows[1] is None and rows[2] is not None
+    inputs = extract_multi_modal_inputs(rows)
+    image_token = processor.tokenizer.convert_tokens_to_ids("<|image_pad|>")
+    assert inputs["image_grid_thw"].shape[0] == 2  # the image pair's chosen and rejected rows
+    assert int((batch["input_ids"].values() == image_token).sum()) == int(inputs["image_grid_thw"].prod(-1).sum()) // 4
