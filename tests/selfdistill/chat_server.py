@@ -4,6 +4,8 @@ Markers in a prompt choose the behaviour, per distinct prompt and attempt:
 - `FAIL500xK`: the first K attempts answer HTTP 500;
 - `SLOWxK`: the first K attempts wait `slow_seconds` before answering (longer than the client's timeout);
 - `MALFORMEDxK`: the first K attempts answer 200 with a body that is not a chat completion;
+- `TRUNCATEDxK`: the first K attempts stop at max_tokens (`finish_reason: length`, no verdict yet);
+- `BAD400`: every attempt answers HTTP 400 (this prompt is refused; the endpoint is fine);
 - the reply: `JUDGE_NO` -> "Verdict: no", `JUDGE_GARBAGE` -> no verdict at all, otherwise "Verdict: yes".
 """
 
@@ -16,7 +18,7 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-_FAULT = re.compile(r"(FAIL500|SLOW|MALFORMED)x(\d+)")
+_FAULT = re.compile(r"(FAIL500|SLOW|MALFORMED|TRUNCATED)x(\d+)")
 
 
 class ChatServer:
@@ -42,6 +44,8 @@ class ChatServer:
                                             "auth": self.headers.get("Authorization")})
                 if server.status is not None:
                     return self._send(server.status, b'{"error": "scripted"}')
+                if "BAD400" in prompt:
+                    return self._send(400, b'{"error": "prompt too long"}')
                 for kind, k in _FAULT.findall(prompt):
                     if attempt <= int(k):
                         if kind == "FAIL500":
@@ -50,15 +54,20 @@ class ChatServer:
                             time.sleep(server.slow_seconds)
                         if kind == "MALFORMED":
                             return self._send(200, b'{"choices": [' if attempt % 2 else b'{"choices": []}')
+                        if kind == "TRUNCATED":
+                            return self._reply(body, "Let me compare the two carefully. First", "length")
                 if "JUDGE_NO" in prompt:
                     reply = "The reasoning counts 3 but the answer says 4.\nVerdict: no"
                 elif "JUDGE_GARBAGE" in prompt:
                     reply = "I would rather talk about turtles."
                 else:
                     reply = "The answer follows from the count.\nVerdict: yes"
+                self._reply(body, reply, "stop")
+
+            def _reply(self, body, reply, finish_reason):
                 payload = {"id": "x", "object": "chat.completion", "model": body.get("model"),
                            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply},
-                                        "finish_reason": "stop"}]}
+                                        "finish_reason": finish_reason}]}
                 self._send(200, json.dumps(payload).encode())
 
             def _send(self, code: int, data: bytes):

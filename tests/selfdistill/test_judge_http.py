@@ -47,7 +47,8 @@ def test_retries_on_500_and_malformed_bodies(tmp_path):
     assert [v.label for v in verdicts] == [CONSISTENT, INCONSISTENT, ERROR]
     assert "HTTP 500 (after 4 attempts)" in verdicts[2].raw
     assert sorted(server.attempts.values()) == [3, 3, 4]  # 2 faults + 1 success, twice; 4 attempts then give up
-    assert judge.transport.stats == {"requests": 3, "attempts": 10, "retries": 7, "failed": 1}
+    assert judge.transport.stats == {"requests": 3, "attempts": 10, "retries": 7, "failed": 1, "client_errors": 0,
+                                     "truncated": 0}
 
 
 def test_timeout_then_retry(tmp_path):
@@ -134,3 +135,37 @@ def test_custom_template_file(tmp_path):
     bad.write_text("no slot here")
     with pytest.raises(ValueError, match="no {response} slot"):
         load_template(str(bad))
+
+
+def test_truncated_replies_are_asked_again_with_more_tokens_and_never_cached(tmp_path):
+    with ChatServer() as server:
+        judge = _judge(server, tmp_path, retries=0, max_tokens=32)
+        once, always = judge.judge(_items("TRUNCATEDx1 JUDGE_NO", "TRUNCATEDx9 JUDGE_YES"))
+        judge.close()
+    assert once.label == INCONSISTENT  # the second attempt, at 64 tokens, finished
+    assert always.label == UNPARSEABLE and always.raw.startswith("Let me compare")
+    sent = [(r["body"]["messages"][0]["content"].split("I count. ")[1][:13], r["body"]["max_tokens"])
+            for r in server.requests]
+    assert sorted(sent) == sorted([("TRUNCATEDx1 J", 32), ("TRUNCATEDx1 J", 64),
+                                   ("TRUNCATEDx9 J", 32), ("TRUNCATEDx9 J", 64), ("TRUNCATEDx9 J", 128)])
+    assert judge.transport.stats["truncated"] == 4 and judge.transport.stats["failed"] == 0
+    assert len(VerdictCache(tmp_path / "cache.jsonl")) == 1  # the finished verdict only
+
+
+def test_per_item_4xx_never_trips_the_breaker(tmp_path):
+    with ChatServer() as server:
+        judge = _judge(server, tmp_path, max_consecutive_failures=2)
+        verdicts = judge.judge(_items(*[f"BAD400 n{i}" for i in range(5)], "JUDGE_YES"))
+        judge.close()
+    assert [v.label for v in verdicts] == [ERROR] * 5 + [CONSISTENT]
+    assert "HTTP 400" in verdicts[0].raw and server.total == 6  # one attempt each: a 400 is not retried
+    assert judge.transport.stats["client_errors"] == 5
+
+
+def test_consecutive_failures_trip_the_breaker(tmp_path):
+    with ChatServer() as server:
+        judge = _judge(server, tmp_path, retries=0, max_consecutive_failures=2, concurrency=1)
+        with pytest.raises(JudgeUnavailable, match="failed 2 requests in a row"):
+            judge.judge(_items("FAIL500x9 a", "FAIL500x9 b", "FAIL500x9 c", "JUDGE_YES"))
+        judge.close()
+    assert server.total == 2  # the rest were never sent
