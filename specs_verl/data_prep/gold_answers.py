@@ -17,8 +17,8 @@ import re
 
 _DELIMITED = re.compile(r"^(?:\$\$(.+)\$\$|\$(.+)\$|\\\[(.+)\\\])$", re.S)
 _LABEL = re.compile(r"^(?:[A-Za-z][A-Za-z.]*(?:\s+[A-Za-z.]+)*\s*)?\$?\s*=\s*(?!=)")
-_UNIT_WORDS = ("Litres", "square units", "cubic units", "sq units", "units", "unit", "metres", "meters", "metre", "meter",
-               "litres", "liters", "litre", "liter", "km/h", "km / h", "m/s", "mm", "cm", "km", "kg", "mg", "ml",
+_UNIT_WORDS = ("Litres", "square units", "cubic units", "sq units", "units", "unit", "metres", "meters", "metre",
+               "meter", "litres", "liters", "litre", "liter", "km/h", "km / h", "m/s", "mm", "cm", "km", "kg", "mg", "ml",
                "m", "g", "L", "s", "h", "degrees")
 _POWER = r"(?:\s*\$?\s*\^\s*(?:\{\s*\d\s*\}|\d)\s*\$?)?"
 _UNIT_TEXT = rf"(?:\\mathrm|\\text|\\mbox)\s*\{{\s*~?\s*([^{{}}]*?)\s*\}}{_POWER}"

@@ -55,8 +55,7 @@ def _pick_split(dd, split: str, where: str, notes: list[str]):
     raise ValueError(f"{where} has no split {split!r} (splits: {', '.join(dd)})")
 
 
-def readme_configs(path: Path) -> list[str]:
-    """The config names a hub repo's README.md declares in its YAML header ([] when there is none)."""
+def _readme_config_entries(path: Path) -> list[dict]:
     readme = path / "README.md"
     if not readme.is_file():
         return []
@@ -69,7 +68,31 @@ def readme_configs(path: Path) -> list[str]:
         meta = yaml.safe_load(head.split("---", 2)[1]) or {}
     except yaml.YAMLError:
         return []
-    return [c["config_name"] for c in meta.get("configs") or [] if isinstance(c, dict) and "config_name" in c]
+    return [c for c in meta.get("configs") or [] if isinstance(c, dict) and "config_name" in c]
+
+
+def readme_configs(path: Path) -> list[str]:
+    """The config names a hub repo's README.md declares in its YAML header ([] when there is none)."""
+    return [c["config_name"] for c in _readme_config_entries(path)]
+
+
+def readme_data_files(path: Path, config: str) -> dict[str, list[str]]:
+    """split -> the files of `config` under `path`, as its README's `data_files` globs say (the hub's layout:
+    a string, a list of globs for `train`, or a list of {split, path}).
+
+    Loading these files with the packaged builder, rather than `load_dataset(folder)`, keys `datasets`' cache
+    on the files themselves: the folder form keys it on the folder's name alone, so a second copy in a folder of
+    the same name (a fresh download, another test) was read from the first one's cache."""
+    entry = next(c for c in _readme_config_entries(path) if c["config_name"] == config)
+    spec = entry.get("data_files") or []
+    if isinstance(spec, str):
+        spec = [{"split": "train", "path": spec}]
+    by_split: dict[str, list[str]] = {}
+    for item in spec:
+        split, globs = (item.get("split", "train"), item.get("path")) if isinstance(item, dict) else ("train", item)
+        for pattern in [globs] if isinstance(globs, str) else list(globs or []):
+            by_split.setdefault(split, []).extend(sorted(str(p) for p in path.glob(pattern) if p.is_file()))
+    return {k: v for k, v in by_split.items() if v}
 
 
 _SHARD = re.compile(r"^(.+?)-\d{5}-of-\d{5}")
@@ -99,8 +122,19 @@ def _load_folder(path: Path, config: str | None, split: str, notes: list[str]):
     if declared:  # a downloaded hub repo: its README says which files make which config and split
         if config and config not in declared and len(declared) > 1:
             raise ValueError(f"{path} declares configs {', '.join(declared)}; no {config!r}")
-        name = config if config in declared else None
-        return _pick_split(datasets.load_dataset(str(path), name), split, str(path), notes)
+        name = config if config in declared else declared[0] if len(declared) == 1 else None
+        files = readme_data_files(path, name) if name else {}
+        if not files:
+            return _pick_split(datasets.load_dataset(str(path), name), split, str(path), notes)
+        chosen = files.get(split) or (next(iter(files.values())) if len(files) == 1 else None)
+        if chosen is None:
+            raise ValueError(f"{path} has no split {split!r} in config {name!r} (splits: {', '.join(files)})")
+        if split not in files:
+            notes.append(f"{path}: no split {split!r}; using its only split {next(iter(files))!r}")
+        builder = _FILE_BUILDERS.get(Path(chosen[0]).suffix.lower())
+        if builder is None:
+            raise ValueError(f"cannot read {chosen[0]!r}: expected one of {', '.join(_FILE_BUILDERS)}")
+        return datasets.load_dataset(builder, data_files={split: chosen}, split=split)
     files, note = _data_files(path, split)
     if files:
         notes += [note] if note else []

@@ -9,7 +9,7 @@
     reward_model  {"style": "rule", "ground_truth": str}   an option letter for multiple choice, sorted letters
                   joined by commas for multi-select ("C,D"), else the normalised gold answer (`gold_answers`)
     extra_info    the same keys on every row (verl fails to batch rows whose extra_info keys differ), as the
-                  grader reads them (notes/grading_contract.md):
+                  grader reads them (`specs_verl.grading.grade`):
                   index, split, qid, question, answer (as the dataset spells it), answer_type (choice |
                   multi_select | number | text), options (option texts, A first; [] when not multiple choice or
                   unknown), category, source_row, answers (every acceptable answer when there are several, else

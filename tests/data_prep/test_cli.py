@@ -29,7 +29,8 @@ def test_help_lists_every_dataset_and_flag(cli, capsys):
     out = capsys.readouterr().out
     assert e.value.code == 0
     for word in ("virl39k", "geometry3k", "mathvista", "mathverse", "mathvision", "mmmu", "--source", "--split",
-                 "--max-rows", "--prompt-template", "--variant", "--strict", "AI4Math/MathVista", "vision_only"):
+                 "--max-rows", "--prompt-template", "--variant", "--strict", "--images-only", "AI4Math/MathVista",
+                 "vision_only"):
         assert word in out
 
 

@@ -80,3 +80,28 @@ def test_answer_helpers():
     assert [answer_type(Problem("q", "", [], a)) for a in ("3", "-2.5", "1e3", "50%", "x+1", "24/7")] == \
         ["number", "number", "number", "number", "text", "text"]
     assert answer_type(Problem("q", "", [], "A", choice=True)) == "choice"
+
+
+def test_image_archive_lookup_is_read_only_and_bounded(tmp_path, monkeypatch):
+    import zipfile
+
+    from specs_verl.data_prep import images
+    from specs_verl.data_prep.images import ImageArchive
+
+    data = png_bytes(2)
+    with zipfile.ZipFile(tmp_path / "images.zip", "w") as zf:
+        zf.writestr("ViRL39K/images/a.png", data)  # an archive with one more leading folder
+        zf.writestr("../escape.png", data)
+        zf.writestr("/abs/b.png", data)
+        zf.writestr("images/big.png", b"x" * 2048)
+    archive = ImageArchive(tmp_path / "images.zip")
+    assert image_entry("images/a.png", [archive])["bytes"] == data
+    assert image_entry({"bytes": None, "path": "a.png"}, [archive])["bytes"] == data
+    for name in ("../escape.png", "escape.png", "/abs/b.png", "b.png"):  # names that climb out are not indexed
+        with pytest.raises(Skip, match="not found in .*images.zip"):
+            image_entry(name, [archive])
+    monkeypatch.setattr(images, "MAX_IMAGE_BYTES", 1024)
+    with pytest.raises(Skip, match="limit 1024") as e:
+        image_entry("images/big.png", [archive])
+    assert e.value.reason == "bad_image"
+    assert not (tmp_path / "escape.png").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["images.zip"]

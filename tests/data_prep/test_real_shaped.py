@@ -189,3 +189,14 @@ def test_option_texts_that_list_several_items(options):
     truth = "ABCDE"[len(options) - 1]
     extra = {"options": options, "answer_type": "choice", "answers": [], "precision": None}
     assert compute_score("mathvision", RESPONSE.format(answer=options[-1]), truth, extra)["acc"] == 1.0
+
+
+def test_two_copies_in_folders_of_the_same_name_are_read_each_from_its_own_files(tmp_path):
+    """`datasets` keys a README-declared folder's cache on the folder's name: each copy must still be read."""
+    from . import fixtures as fx
+
+    first = _prepare("mathverse", fx.make_mathverse(tmp_path / "a" / "MathVerse"), tmp_path / "out_a",
+                     variant="all")
+    second = _prepare("mathverse", rs.mathverse(tmp_path / "b" / "MathVerse", n=40)[0], tmp_path / "out_b",
+                      variant="all")
+    assert (first.read, second.read) == (5, 40)
