@@ -45,12 +45,24 @@ def json_digest(value) -> str:
     return bytes_digest(json.dumps(value, sort_keys=True, default=str).encode())
 
 
+def _local_snapshot(model_id: str) -> Path | None:
+    """The Hugging Face cache folder a hub id was loaded from (no download), if there is one."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(model_id, local_files_only=True))
+    except Exception:  # not a hub id, or not in the cache
+        return None
+
+
 def model_digest(model_path: str | os.PathLike) -> str:
     """Every output-changing file of a model directory (names and content, recursively: adapters sit in
-    sub-folders); a hub id that is not a local folder is known here only by its name."""
+    sub-folders). A hub id is read from its cached snapshot; one that is in no cache is known only by name."""
     root = Path(model_path).expanduser()
     h = new_hash()
     if not root.is_dir():
+        root = _local_snapshot(str(model_path))
+    if root is None:
         h.update(f"hub:{model_path}".encode())
         return h.hexdigest()
     for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name.endswith(MODEL_SUFFIXES)):
