@@ -69,22 +69,45 @@ ADVERSARIAL = {
 }
 
 
-def _seconds(text: str) -> float:
+def _best_seconds(fn, text: str, repeats: int = 5) -> float:
     best = float("inf")
-    for _ in range(5):
+    for _ in range(repeats):
         t = time.perf_counter()
-        for profile in ("specs", "geo3k", "r1v"):
-            check(text, profile)
+        fn(text)
         best = min(best, time.perf_counter() - t)
     return best
 
 
+def _check_all_profiles(text: str) -> None:
+    for profile in ("specs", "geo3k", "r1v"):
+        check(text, profile)
+
+
+def _seconds(text: str) -> float:
+    return _best_seconds(_check_all_profiles, text)
+
+
+# A 10x larger input costs ~10x for a linear parser and ~100x for a quadratic one: the bound sits between
+# (their geometric mean), with no absolute slack that a fast quadratic parser could hide in.
+GROWTH_BOUND = 31.6
+
+
+def growth(fn, make, n: int, repeats: int = 5) -> float:
+    return _best_seconds(fn, make(10 * n), repeats) / _best_seconds(fn, make(n), repeats)
+
+
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
 def test_linear_time_on_adversarial_input(name):
-    make = ADVERSARIAL[name]
-    small, large = _seconds(make(25_000)), _seconds(make(200_000))
-    # 8x the input: linear costs ~8x, quadratic ~64x. Best of 5 and a generous bound: the machine is shared.
-    assert large < 32 * small + 0.1, (name, small, large)
+    ratio = growth(_check_all_profiles, ADVERSARIAL[name], 20_000)
+    assert ratio < GROWTH_BOUND, (name, ratio)
+
+
+def test_the_growth_test_fails_a_quadratic_parser():
+    """verl's geo3k format regex backtracks quadratically on a tag flood: the same measure must reject it."""
+    from specs_verl.surface_form.reference import GEO3K
+
+    ratio = growth(GEO3K.fullmatch, ADVERSARIAL["many_tags"], 4_000, repeats=3)
+    assert ratio > GROWTH_BOUND, ratio
 
 
 def test_one_megabyte_response_is_fast():
