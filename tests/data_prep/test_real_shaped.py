@@ -200,3 +200,16 @@ def test_two_copies_in_folders_of_the_same_name_are_read_each_from_its_own_files
     second = _prepare("mathverse", rs.mathverse(tmp_path / "b" / "MathVerse", n=40)[0], tmp_path / "out_b",
                       variant="all")
     assert (first.read, second.read) == (5, 40)
+
+
+def test_generation_tools_do_not_add_the_instruction_again(tmp_path):
+    """selfdistill/evaluate read prepared files with `--prompt-template specs`: a multiple-choice row already
+    carries `specs_choice`, a text-only row `specs`, so neither gets a second instruction."""
+    from specs_verl.generation import load_rl_requests
+
+    src, _ = rs.virl39k_hub(tmp_path / "ViRL39K", n=20)
+    result = _prepare("virl39k", src, tmp_path / "out")
+    rows = check_rows(result.out_path, "virl39k", "train", text_only=True)
+    requests = load_rl_requests(result.out_path, instruction=SPECS)
+    assert [r.messages[-1]["content"] for r in requests] == [r["text"] for r in rows]
+    assert {r["extra_info"]["answer_type"] for r in rows} >= {"choice", "number"}
