@@ -171,37 +171,39 @@ def verl_geo3k_reward() -> Callable[[str, str], float]:
     return geo3k_score
 
 
-def cold(fn: Callable) -> Callable:
-    """Empty the parse caches before each call. The scorers run one after the other on the same response, and
-    math-verify's LaTeX cache would otherwise hand the second one the first one's parse; our gold cache (a real
-    gain in GRPO, where n samples share a gold) is emptied too, so every scorer parses everything."""
+def clear_parse_caches() -> None:
+    """Empty the parse caches before each reward call (not timed). The scorers run one after the other on the
+    same response, and math-verify's LaTeX cache would otherwise hand the second one the first one's parse; our
+    caches (a real gain in GRPO, where n samples share a gold) are emptied too, in the grading worker processes
+    as well, so every scorer parses everything."""
     import math_verify.parser as mv_parser
 
     from specs_verl import grading
 
-    caches = [mv_parser.parse_latex_cached, mv_parser.parse_expr_cached, mv_parser.extract_latex,
-              grading._parse_gold]
-
-    def call(*args):
-        for cache in caches:
-            cache.cache_clear()
-        return fn(*args)
-
-    return call
+    for cache in (mv_parser.parse_latex_cached, mv_parser.parse_expr_cached, mv_parser.extract_latex):
+        cache.cache_clear()
+    if hasattr(grading, "clear_caches"):
+        grading.clear_caches()
+    else:  # the single-module grader before the worker pool (to time it in the same conditions)
+        grading._parse_gold.cache_clear()
 
 
 # ---------------------------------------------------------------------------------------------------- timing
 
 
-def run(scorers: dict[str, Callable], inputs: list[tuple], repeats: int = 1) -> dict[str, list[float]]:
+def run(scorers: dict[str, Callable], inputs: list[tuple], repeats: int = 1,
+        prepare: Callable[[], None] | None = None) -> dict[str, list[float]]:
     """Per-input latency of every scorer, interleaved input by input; with `repeats`, the best of that many
-    back-to-back calls (on a shared machine a load spike then shows as noise in no scorer's figures)."""
+    back-to-back calls (on a shared machine a load spike then shows as noise in no scorer's figures).
+    `prepare()` runs before every call, outside the timing."""
     times: dict[str, list[float]] = {name: [] for name in scorers}
     clock = time.perf_counter
     for args in inputs:
         for name, fn in scorers.items():
             best = math.inf
             for _ in range(repeats):
+                if prepare is not None:
+                    prepare()
                 start = clock()
                 fn(*args)
                 best = min(best, clock() - start)
@@ -280,20 +282,30 @@ def main(argv: list[str] | None = None) -> int:
     figures["adversarial_format_ms"] = {c: {n: t[n][0] * 1e3 for n in fmt} for c, t in adv_times.items()}
 
     reward = {
-        "ours compute_score": cold(lambda text, gold: compute_score("bench", text, gold)),
-        "authors reward": cold(authors_reward()),
-        "verl geo3k": cold(verl_geo3k_reward()),
+        "ours compute_score": lambda text, gold: compute_score("bench", text, gold),
+        "authors reward": authors_reward(),
+        "verl geo3k": verl_geo3k_reward(),
     }
     sample = data[: args.reward_n]
-    run(reward, sample[:20])  # warm up (sympy caches, imports)
+    run(reward, sample[:20], prepare=clear_parse_caches)  # warm up (sympy caches, imports, the grading worker)
     rw_buckets: dict[str, dict[str, list[float]]] = {}
     for text, gold in sample:
-        for name, ts in run(reward, [(text, gold)]).items():
+        for name, ts in run(reward, [(text, gold)], prepare=clear_parse_caches).items():
             rw_buckets.setdefault(bucket_of(text), {n: [] for n in reward})[name].extend(ts)
     rw_buckets = dict(sorted(rw_buckets.items(), key=lambda kv: ["s", "m", "l"].index(kv[0][0])))
     rw_buckets["all"] = {n: [t for b in rw_buckets.values() for t in b[n]] for n in reward}
     figures["reward"] = print_table("whole reward (format + accuracy)", rw_buckets, "ours compute_score",
                                     "authors reward")
+
+    hard = {"tower 10^{10^{10}}": "10^{10^{10}}", "tower 9^{9^{9^{9}}}": "9^{9^{9^{9}}}",
+            "2^{2^{40}}": "2^{2^{40}}", "hedge 2 \\text{ or } 3": "2 \\text{ or } 3"}
+    print("\n## answers that used to stall or fool the grader: compute_score ms (time_limit 5 s)")
+    figures["hard_answers_ms"] = {}
+    for name, answer in hard.items():
+        text = f"<think>a</think><answer>\\boxed{{{answer}}}</answer>"
+        ms = run({"c": lambda t: compute_score("bench", t, "2")}, [(text,)])["c"][0] * 1e3
+        figures["hard_answers_ms"][name] = ms
+        print(f"{name:<26}{ms:>10.2f}")
 
     mb = adv["1MB well formed"]
     best = min(run({"c": lambda t: compute_score("bench", t, "7")}, [(mb,)] * 5)["c"])

@@ -11,8 +11,10 @@ derives from BaseException, so the `except Exception:` blocks in sympy and math-
 caller gets `TimeLimitExceeded`.
 
 Limits (the same as any signal-based timeout): a single C call that never returns to the interpreter (a huge
-integer power) cannot be interrupted; callers should refuse such inputs up front. Nested limits in one thread
-run under the outermost limit.
+integer power) cannot be interrupted, and it holds the GIL, so the watchdog itself stops. Grading therefore
+refuses such inputs up front (`grading/refusal.py`) and runs the symbolic graders in worker processes that can be
+killed (`grading/worker_pool.py`); inside a worker this limit still stops ordinary slow Python without losing
+the worker. Nested limits in one thread run under the outermost limit.
 """
 
 from __future__ import annotations

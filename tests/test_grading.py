@@ -184,3 +184,31 @@ def test_real_graders_run_in_threads():
 def test_oversized_answer_skips_the_symbolic_graders():
     result = grade("<answer>" + "1" * 5000 + "</answer>", "1" * 5000, time_limit=30)
     assert result.correct and result.method == "string" and not result.timed_out
+
+
+OPTION_SETS = [  # shapes of real benchmark options: numbers, units, LaTeX, words, point and angle names
+    ["2", "3", "4", "5", "6"],
+    ["30^\\circ", "45^\\circ", "60^\\circ", "90^\\circ"],
+    ["\\frac{1}{2}", "\\frac{1}{3}", "\\frac{2}{3}", "\\frac{3}{4}"],
+    ["2\\sqrt{3}", "3\\sqrt{2}", "4", "\\sqrt{17}"],
+    ["\\angle A", "\\angle B", "\\angle C", "none of these"],
+    ["A square", "A triangle", "A circle", "A pentagon"],
+    ["Yes", "No"],
+    ["1.5 cm", "2.5 cm", "3 cm", "4 cm"],
+    ["(1, 2)", "(2, 1)", "(-1, 2)", "(1, -2)"],
+    ["y = 2x + 1", "y = x + 2", "y = 2x - 1", "y = -2x + 1"],
+    ["12%", "15%", "20%", "25%"],
+]
+
+
+@pytest.mark.parametrize("options", OPTION_SETS, ids=lambda o: o[0])
+def test_option_text_is_right_for_its_letter_only(options):
+    letters = "ABCDE"[:len(options)]
+    for i, gold in enumerate(letters):
+        def acc(answer):
+            return grade(f"<answer>The answer is $\\boxed{{{answer}}}$</answer>", gold, options=options,
+                         answer_type="choice").correct
+        assert acc(options[i]) and acc(gold) and acc(f"{gold}. {options[i]}") and acc(f"({gold}) {options[i]}")
+        for j, other in enumerate(options):
+            if j != i:
+                assert not acc(other) and not acc(letters[j]), (options, gold, other)

@@ -1,8 +1,9 @@
 """Multiple choice as the benchmarks grade it: the option letter, the option's text, or both; never two options.
 
 `ChoiceSpec` says what is right: the correct letter(s) (one for single choice, several for multi-select) and,
-when the row carries them, the option texts in letter order (`extra_info.options`). `named_letters` reads the
-letters an answer names, in this order of evidence:
+when the row carries them, the option texts in letter order (`extra_info.options`). An answer that is exactly
+one option's text is that option. Otherwise `named_letters` reads the letters an answer names, in this order
+of evidence:
 1. a list of bare letters ("B or C", "A, B", "\\text{A and C}"): all of them (a hedge, or a multi-select answer);
 2. a leading letter ("B. A square", "(B) 30°", "B, since angle A = 30"): that one;
 3. "answer/option/choice (is) X": that one;
@@ -91,21 +92,27 @@ def named_letters(answer: str, n_options: int = 0, multi: bool = False) -> list[
 
 
 def grade_choice(answer: str, spec: ChoiceSpec) -> bool | None:
-    """True/False when the letters or the option texts decide; None when only a math-equivalence check of the
-    answer against the correct option's text can (the caller runs the symbolic graders on it)."""
+    """True/False when the option texts or the letters decide; None when only a math-equivalence check of the
+    answer against the correct option's text can (the caller runs the symbolic graders on it).
+
+    An answer that is exactly one option's text is that option (so "\\angle A" as the text of option C is not
+    read as the letter A); otherwise the letters it names decide; otherwise its text, compared with the options.
+    """
+    texts = list(spec.options)
+    mine = normalise(answer)
+    if texts and not spec.multi:
+        exact = {_LETTERS[i] for i, t in enumerate(texts[:26]) if normalise(t) == mine}
+        if exact:
+            return exact <= spec.letters
     letters = named_letters(answer, len(spec.options), spec.multi)
     if letters:
         return frozenset(letters) == spec.letters
     if spec.multi:
         return False
-    texts = list(spec.options)
-    correct = [texts[ord(c) - 65] for c in spec.letters if ord(c) - 65 < len(texts)]
-    if spec.gold_text:
-        correct.append(spec.gold_text)
+    correct = correct_texts(spec)
     if not correct:
         return False
-    mine = normalise(answer)
-    others = [t for i, t in enumerate(texts) if _LETTERS[i] not in spec.letters]
+    others = [t for i, t in enumerate(texts[:26]) if _LETTERS[i] not in spec.letters]
     if any(normalise(t) == mine or same_number(normalise(t), mine) for t in others):
         return False  # another option's text
     if any(normalise(t) == mine or same_number(normalise(t), mine) for t in correct):
@@ -114,5 +121,6 @@ def grade_choice(answer: str, spec: ChoiceSpec) -> bool | None:
 
 
 def correct_texts(spec: ChoiceSpec) -> list[str]:
+    """The texts that are right: the correct options' and, for a ground truth "B. 30°", its text."""
     out = [spec.options[ord(c) - 65] for c in sorted(spec.letters) if ord(c) - 65 < len(spec.options)]
     return out + ([spec.gold_text] if spec.gold_text else [])
