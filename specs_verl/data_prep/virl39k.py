@@ -13,7 +13,8 @@ Layouts:
 Quirks:
 - answers are wrapped as `\\boxed{...}`: unwrapped here;
 - multiple-choice answers are a capital letter with the options already in the question text: the letter is the
-  ground truth, the text is kept as is and the options it lists go to extra_info.options for the grader;
+  ground truth, the text is kept as is and the options it lists go to extra_info.options for the grader
+  (letters such as `A, C` over those options are a multi-select answer);
 - rows with no image and no image reference are text-only questions: written as text-only rows (verl and the
   DPO trainer take them), or skipped with `--images-only`;
 - the number of `<image>` tokens in the question does not always match the images: `placeholders` fixes it.
@@ -25,7 +26,8 @@ from typing import Any
 
 from .dataset_spec import ConvertContext, DatasetSpec
 from .placeholders import has_references
-from .problem import Problem, as_list, column, option_letter, options_in_text, set_choice, strip_boxed, text
+from .problem import (Problem, as_list, column, letter_set, option_letter, options_in_text, set_choice,
+                      set_multi_select, strip_boxed, text)
 
 
 def record_id(record: dict[str, Any], ctx: ConvertContext) -> str:
@@ -40,9 +42,11 @@ def convert(record: dict[str, Any], ctx: ConvertContext) -> Problem:
     problem = Problem(qid=record_id(record, ctx), question=question, images=images, answer=answer,
                       category=text(record.get("category")), raw_answer=raw,
                       text_only=not images and not has_references(question))
-    letter = option_letter(answer)
+    letter, letters, options = option_letter(answer), letter_set(answer), options_in_text(question)
     if letter is not None:
-        set_choice(problem, options_in_text(question), letter, shown=False)
+        set_choice(problem, options, letter, shown=False)
+    elif letters is not None and options:  # "A, C" over lettered options in the text: a multi-select answer
+        set_multi_select(problem, options, letters, shown=False)
     return problem
 
 
