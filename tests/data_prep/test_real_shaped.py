@@ -1,8 +1,6 @@
 """Each converter on a few hundred records shaped like the real dataset (`real_shaped`): what a user of the
 README's data steps gets (rows kept, ground truths, instructions, the grading contract's fields)."""
 
-import io
-import json
 import os
 import subprocess
 import sys
@@ -10,7 +8,6 @@ import zipfile
 from collections import Counter
 
 import pytest
-from PIL import Image
 
 from specs_verl.data_prep import prepare
 from specs_verl.generation.prompt import load_instruction
