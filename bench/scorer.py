@@ -254,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="format timings are the best of this many back-to-back calls (the reward: one call, "
                              "so that no scorer's cache warms up on a repeat)")
     parser.add_argument("--json", default=None, help="also write every figure to this JSON file")
+    parser.add_argument("--no-hard-answers", action="store_true",
+                        help="skip the exponent towers (to time a grader from before they were refused: it hangs)")
     args = parser.parse_args(argv)
 
     rng = random.Random(args.seed)
@@ -299,9 +301,10 @@ def main(argv: list[str] | None = None) -> int:
 
     hard = {"tower 10^{10^{10}}": "10^{10^{10}}", "tower 9^{9^{9^{9}}}": "9^{9^{9^{9}}}",
             "2^{2^{40}}": "2^{2^{40}}", "hedge 2 \\text{ or } 3": "2 \\text{ or } 3"}
-    print("\n## answers that used to stall or fool the grader: compute_score ms (time_limit 5 s)")
+    if not args.no_hard_answers:
+        print("\n## answers that used to stall or fool the grader: compute_score ms (time_limit 5 s)")
     figures["hard_answers_ms"] = {}
-    for name, answer in hard.items():
+    for name, answer in ({} if args.no_hard_answers else hard).items():
         text = f"<think>a</think><answer>\\boxed{{{answer}}}</answer>"
         ms = run({"c": lambda t: compute_score("bench", t, "2")}, [(text,)])["c"][0] * 1e3
         figures["hard_answers_ms"][name] = ms

@@ -82,3 +82,34 @@ def test_unrefused_stalls_are_killed_within_the_time_limit(limit):
     assert out["after"] == [True] * 4  # fresh workers grade normally
     assert out["zombies"] == []
     assert out["max_rss_mb"] < 600, out["max_rss_mb"]
+
+
+FORK_SCRIPT = textwrap.dedent(r"""
+    import json, os
+    from specs_verl.grading import grade, worker_pool
+
+    ok = lambda: grade("<answer>\\boxed{\\frac{2}{4}}</answer>", "0.5").correct
+    first = ok()
+    parent_workers = {w.proc.pid for w in worker_pool.get_pool()._all}
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child starts its own workers and never touches its parent's
+        mine = ok()
+        child_workers = {x.proc.pid for x in worker_pool.get_pool()._all}
+        os.write(w, json.dumps([mine, sorted(child_workers & parent_workers)]).encode())
+        worker_pool.get_pool().close()
+        os._exit(0)
+    os.close(w)
+    _, status = os.waitpid(pid, 0)
+    child = json.loads(os.read(r, 1000))
+    print(json.dumps({"first": first, "child": child, "status": status, "parent_after": ok(),
+                      "parent_same_workers": {x.proc.pid for x in worker_pool.get_pool()._all} == parent_workers}))
+""")
+
+
+def test_a_forked_child_grades_with_its_own_workers():
+    proc = subprocess.run([sys.executable, "-c", FORK_SCRIPT], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {"first": True, "child": [True, []], "status": 0, "parent_after": True,
+                   "parent_same_workers": True}

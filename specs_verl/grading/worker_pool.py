@@ -16,7 +16,7 @@ How it behaves:
   interpreter: no fork of a threaded process, no re-import of the caller's `__main__`), in their own session
   (a Ctrl-C is the parent's to handle), and are closed at exit; an orphan exits when it next reads its pipe, and
   its per-request CPU limit bounds it until then (see `worker.py`).
-- Memory: each worker's address space is capped (`SPECS_GRADE_WORKER_MEMORY_MB`, default 4096).
+- Memory: each worker's address space is capped (`SPECS_GRADE_WORKER_MEMORY_MB`, default 2048).
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ class WorkerPool:
         env_workers = os.environ.get("SPECS_GRADE_WORKERS")
         env_memory = os.environ.get("SPECS_GRADE_WORKER_MEMORY_MB")
         self.max_workers = max(1, int(max_workers or env_workers or min(4, os.cpu_count() or 1)))
-        self.memory_mb = int(memory_mb if memory_mb is not None else env_memory or 4096)
+        self.memory_mb = int(memory_mb if memory_mb is not None else env_memory or 2048)
         self.stats = {"started": 0, "killed": 0, "start_failures": 0}
         self._reset()
         os.register_at_fork(after_in_child=self._after_fork)
