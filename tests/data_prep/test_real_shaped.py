@@ -210,3 +210,14 @@ def test_generation_tools_do_not_add_the_instruction_again(tmp_path):
     requests = load_rl_requests(result.out_path, instruction=SPECS)
     assert [r.messages[-1]["content"] for r in requests] == [r["text"] for r in rows]
     assert {r["extra_info"]["answer_type"] for r in rows} >= {"choice", "number"}
+
+
+def test_virl39k_images_zip_elsewhere_via_image_root(tmp_path):
+    src, expect = rs.virl39k_hub(tmp_path / "ViRL39K", n=30)
+    elsewhere = tmp_path / "downloads" / "images.zip"
+    elsewhere.parent.mkdir()
+    (src / "images.zip").rename(elsewhere)
+    lost = _prepare("virl39k", src / "39Krelease.parquet", tmp_path / "out_lost")
+    assert lost.skipped["missing_image"] == 30 - expect["text_only"]
+    found = _prepare("virl39k", src / "39Krelease.parquet", tmp_path / "out", image_root=str(elsewhere))
+    assert found.skipped == Counter({"missing_image": expect["missing"]})
