@@ -6,6 +6,15 @@ one-off forward pass of the initial policy before step 1, cached on disk (`dpo.r
 default), or from a second, frozen model every step (`dpo.reference=live`). Checkpoints, resume, loggers and
 the final `huggingface/` directory are verl's own, so the result goes straight into GRPO's
 `actor_rollout_ref.model.path`.
+
+On N processes every rank makes the same collective calls: training batches are equal by construction
+(`train_batch_size` divides into ranks and micro-batches), the reference pass and validation pad the last pairs
+(`sharding.py`) and drop the padding's results, and rank 0 alone decides whether the reference cache matches
+(`ref_cache.py`) and broadcasts its values. Metrics are over the global batch: verl gathers every rank's sums.
+
+The pair layout lives in two places only, `data.collate_pairs` (rows [chosen, rejected, ...]) and
+`loss_fn.sequence_logps` / `pair_logps` (rows back to pairs), so another layout (a shared prompt packed once)
+replaces those two and nothing here.
 """
 
 from __future__ import annotations
