@@ -10,6 +10,9 @@ from __future__ import annotations
 import importlib
 import logging
 
+from specs_verl import quiet
+
+quiet.install()  # before the registrations below import verl modules that raise the silenced warnings
 logger = logging.getLogger("specs_verl")
 
 # module -> what it registers (the platform first: the others import verl modules that ask for the platform)

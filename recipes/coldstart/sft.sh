@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SFT cold start, the paper's baseline: verl's own SFT trainer on the chosen side of the same pairs.
 #   bash recipes/coldstart/sft.sh BASE_MODEL PAIRS_PARQUET OUT_DIR [--dry-run]
-# Writes OUT_DIR/sft_data.parquet (prompt + chosen), verl checkpoints, and OUT_DIR/DONE holding the final
-# huggingface/ directory. Knobs: NGPUS, TORCHRUN_ARGS, SFT_ARGS (extra hydra overrides for
-# verl.trainer.sft_trainer; defaults below: lr 1e-5, batch 64, 1 epoch, max length 16384).
+# Writes OUT_DIR/sft_data.parquet (prompt + chosen), verl checkpoints, its log OUT_DIR/train.log and OUT_DIR/DONE
+# holding the final huggingface/ directory. Knobs: NGPUS, TORCHRUN_ARGS, SEED (shuffles the rows: verl's SFT
+# sampler always uses seed 0), SFT_ARGS (extra hydra overrides for verl.trainer.sft_trainer; defaults below:
+# lr 1e-5, batch 64, 1 epoch, max length 16384).
 set -euo pipefail
 source "$(dirname "$0")/../lib/pipeline.sh"
 [[ $# -ge 3 ]] || die "usage: $0 BASE_MODEL PAIRS_PARQUET OUT_DIR [--dry-run]"
@@ -20,7 +21,10 @@ args=("data.train_files=$data" "data.val_files=null" "model.path=$base" "optim.l
       "checkpoint.save_contents=[model,optimizer,extra,hf_model]" "${cpu[@]}" "${extra[@]}")
 check_config sft "${args[@]}"
 need "$pairs"
-run "$PY" -m specs_verl.recipes pairs-to-sft "$pairs" "$data" || die "building the SFT data failed"
-run "$PY" -m torch.distributed.run "${launcher[@]}" --nproc-per-node="${NGPUS:-1}" -m verl.trainer.sft_trainer \
-  "${args[@]}" || die "SFT failed"
+seed=(); [[ -n "${SEED:-}" ]] && seed=(--seed "$SEED")
+run "$PY" -m specs_verl.recipes pairs-to-sft "$pairs" "$data" "${seed[@]}" || die "building the SFT data failed"
+run_logged "$out/train.log" -- \
+  "$PY" -m torch.distributed.run "${launcher[@]}" --nproc-per-node="${NGPUS:-1}" -m verl.trainer.sft_trainer \
+  "${args[@]}" || die "SFT failed; log: $out/train.log"
 mark_done "$out" "$( [[ "$DRY_RUN" == 1 ]] || hf_weights "$out")"
+[[ "$DRY_RUN" == 1 ]] || done_line "weights $(cat "$(marker "$out")")"

@@ -36,6 +36,67 @@ run() {
   [[ "$DRY_RUN" == 1 ]] || "$@"
 }
 
+# run_logged LOG [--total N] [--show REGEX] [--label WORD] -- CMD...: print the command and its log file, run it
+# with all of its output (verl's config dumps, Ray's worker logs) in LOG; the console gets progress lines (verl's
+# `step:N`, out of --total) and the lines matching --show. On failure the log's last LOG_TAIL (40) lines are shown.
+# VERBOSE=1 also prints everything.
+run_logged() {
+  local log="$1" progress=() rc errexit=0; shift
+  while [[ $# -gt 0 && "$1" != -- ]]; do progress+=("$1"); shift; done
+  shift
+  printf '  $'; printf ' %q' "$@"; printf '\n'
+  [[ "$DRY_RUN" == 1 ]] && return 0
+  mkdir -p "$(dirname "$log")"; : > "$log"
+  printf '    log: %s\n' "$log"
+  [[ $- == *e* ]] && errexit=1
+  set +e
+  if [[ "${VERBOSE:-0}" == 1 ]]; then "$@" 2>&1 | tee -a "$log"; rc=${PIPESTATUS[0]}
+  else "$@" 2>&1 | "$PY" -m specs_verl.recipes progress --log "$log" "${progress[@]}"; rc=${PIPESTATUS[0]}; fi
+  (( errexit )) && set -e
+  if (( rc != 0 )); then
+    printf '    failed (exit %s); the last lines of %s:\n' "$rc" "$log"
+    tail -n "${LOG_TAIL:-40}" "$log" | sed 's/^/    | /'
+  fi
+  return "$rc"
+}
+
+# done_line TEXT: the one-line result of a stage
+done_line() { printf '  -> %s\n' "$*"; }
+
+# in_parallel CMD...: run CMD in the background, at most JOBS (default 1) at once; wait_all waits for the rest
+# and fails if any failed. Each job runs in its own process group (set -m) so that Ctrl-C stops whole jobs.
+JOB_RUNNING=0 JOB_FAILED=0
+in_parallel() {
+  if (( ${JOBS:-1} <= 1 )) || [[ "$DRY_RUN" == 1 ]]; then "$@" || JOB_FAILED=1; return 0; fi
+  if (( JOB_RUNNING == 0 )); then
+    set -m
+    trap 'kill -TERM -- $(jobs -p | sed "s/^/-/") 2>/dev/null; exit 130' INT TERM
+  fi
+  "$@" & JOB_RUNNING=$(( JOB_RUNNING + 1 ))
+  if (( JOB_RUNNING >= JOBS )); then wait -n || JOB_FAILED=1; JOB_RUNNING=$(( JOB_RUNNING - 1 )); fi
+}
+wait_all() {
+  while (( JOB_RUNNING > 0 )); do wait -n || JOB_FAILED=1; JOB_RUNNING=$(( JOB_RUNNING - 1 )); done
+  trap - INT TERM
+  set +m
+  local failed=$JOB_FAILED; JOB_FAILED=0
+  return "$failed"
+}
+
+# quiet_job OUT LABEL LOG CMD...: run CMD with its console output in OUT; print one line when it ends (OUT's
+# last line and the job's LOG), or OUT's last lines if it fails. For jobs run in parallel, whose outputs would
+# interleave.
+quiet_job() {
+  local out="$1" label="$2" log="$3"; shift 3
+  mkdir -p "$(dirname "$out")"
+  if "$@" > "$out" 2>&1; then printf '  %s: %s (log %s)\n' "$label" "$(tail -n 1 "$out" | sed 's/^ *//')" "$log"
+  else
+    printf '  %s: FAILED; the last lines of %s:\n' "$label" "$out"
+    tail -n "${LOG_TAIL:-40}" "$out" | sed 's/^/    | /'
+    return 1
+  fi
+}
+
 # check_config KIND OVERRIDES...: compose a hydra config as its entry point would (dry run and real run alike).
 check_config() {
   local out
@@ -95,13 +156,12 @@ grpo() {
   )
   check_config "$GRPO_CONFIG" "${args[@]}"
   plan "$(marker "$out")"
-  if [[ "$DRY_RUN" == 1 ]]; then run "$PY" -m verl.trainer.main_ppo "${GRPO_ENTRY[@]}" "${args[@]}"; return; fi
-  mkdir -p "$out"
   # verl's `file` logger (when trainer.logger has it) writes the metrics JSONL next to the checkpoints
-  VERL_FILE_LOGGER_PATH="$out/metrics.jsonl" run "$PY" -m verl.trainer.main_ppo "${GRPO_ENTRY[@]}" "${args[@]}" 2>&1 \
-    | tee "$out/grpo.log"
-  [[ "${PIPESTATUS[0]}" == 0 ]] || die "GRPO failed; log: $out/grpo.log"
+  VERL_FILE_LOGGER_PATH="$out/metrics.jsonl" run_logged "$out/grpo.log" --total "$steps" -- \
+    "$PY" -m verl.trainer.main_ppo "${GRPO_ENTRY[@]}" "${args[@]}" || die "GRPO failed; log: $out/grpo.log"
+  [[ "$DRY_RUN" == 1 ]] && return
   mark_done "$out" "$(hf_weights "$out")"
+  done_line "weights $(cat "$(marker "$out")")"
 }
 
 stage_zero() {  # 1a: a short GRPO from the base model; its well-formatted answers become the chosen side
@@ -123,13 +183,18 @@ stage_pairs() {  # 1b: sample zero and base, grade, judge, supplement, pollute -
   local sample=("$PY" -m specs_verl.selfdistill sample --data "$TRAIN_FILE" --n "$SAMPLES_PER_QUESTION"
                 --temperature "$SAMPLE_TEMPERATURE" --max-new-tokens "$MAX_RESPONSE" --backend "$SAMPLE_BACKEND"
                 "${SAMPLE_ARGS[@]}")
-  run "${sample[@]}" --model "$zero" --out "$OUT_DIR/samples/zero" || die "sampling the zero model failed"
-  run "${sample[@]}" --model "$BASE_MODEL" --out "$OUT_DIR/samples/base" || die "sampling the base model failed"
+  local who
+  for who in zero base; do
+    local model="$zero"; [[ "$who" == base ]] && model="$BASE_MODEL"
+    run_logged "$OUT_DIR/samples/$who.log" --show '^ *(sampled now|throughput) ' -- \
+      "${sample[@]}" --model "$model" --out "$OUT_DIR/samples/$who" || die "sampling the $who model failed"
+  done
   local judge=(--judge none)
   [[ -n "${JUDGE_URL:-}" ]] && judge=(--judge openai --judge-url "$JUDGE_URL" --judge-model "${JUDGE_MODEL:?JUDGE_MODEL must be set with JUDGE_URL}")
-  run "$PY" -m specs_verl.selfdistill pair --chosen "$OUT_DIR/samples/zero" --rejected "$OUT_DIR/samples/base" \
+  run_logged "$out/pair.log" --show '^(wrote |warning|WARNING)' -- \
+    "$PY" -m specs_verl.selfdistill pair --chosen "$OUT_DIR/samples/zero" --rejected "$OUT_DIR/samples/base" \
       --data "$TRAIN_FILE" --out "$out/pairs.parquet" --mode "$PAIR_MODE" "${judge[@]}" "${PAIR_ARGS[@]}" \
-      || die "pairing failed"
+      || die "pairing failed; log: $out/pair.log"
   plan "$(marker "$out")"; plan "$out/pairs.parquet"
   mark_done "$out" "$out/pairs.parquet"
 }

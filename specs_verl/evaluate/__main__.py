@@ -41,6 +41,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument("--id", nargs="+", default=[], metavar="FILE", help="in-distribution set(s), verl RL parquet")
     g.add_argument("--ood", nargs="+", default=[], metavar="FILE", help="out-of-distribution sets, verl RL parquet "
                                                                         "(one set per file)")
+    g.add_argument("--extra", nargs="+", default=[], metavar="FILE",
+                   help="more sets, verl RL parquet, scored at every checkpoint and reported as score/<set> "
+                        "columns but left out of GF (e.g. a hard OOD split)")
     g.add_argument("--metric", default="format", choices=SCORE_KEYS,
                    help="the score GF is computed on: format (surface form, the paper's cold-start GF), acc "
                         "(grader), score (the GRPO reward), structure or style (default: format)")
@@ -118,7 +121,7 @@ def evaluate_checkpoints(args) -> tuple[list[dict], dict, dict]:
     from specs_verl.generation import load_instruction
 
     runs = resolve_runs(args.checkpoints)
-    sets = load_sets(args.id, args.ood, load_instruction(args.instruction), args.limit)
+    sets = load_sets(args.id, args.ood, load_instruction(args.instruction), args.limit, args.extra)
     spec = GFSpec(tuple(s.name for s in sets if s.kind == "id"), tuple(s.name for s in sets if s.kind == "ood"),
                   metric=args.metric, beta=args.beta,
                   ood_weights=None if args.ood_weights is None else tuple(args.ood_weights))
@@ -150,6 +153,8 @@ def evaluate_checkpoints(args) -> tuple[list[dict], dict, dict]:
 
     def row(run, step, checkpoint, label):
         r = gf_row(run.name, "eval", step, checkpoint, spec, scores(label), base)
+        r.update({f"score/{s.name}": 100 * details[label]["sets"][s.name]["scores"][args.metric]
+                  for s in sets if s.kind == "extra"})
         r.update({f"rbf/{s}": v["rbf"] for s, v in details[label]["sets"].items() if "rbf" in v})
         return r
 

@@ -1,4 +1,4 @@
-"""`python -m specs_verl.recipes compose|hf-dir|summary`: what the bash recipes need from Python."""
+"""`python -m specs_verl.recipes compose|hf-dir|pairs-to-sft|progress|summary`: what the bash recipes need from Python."""
 
 from __future__ import annotations
 
@@ -19,8 +19,19 @@ def main(argv=None) -> int:
     p = sub.add_parser("pairs-to-sft", help="prompt + chosen of every pair -> verl multi-turn SFT parquet")
     p.add_argument("pairs")
     p.add_argument("out")
+    p.add_argument("--seed", type=int, default=None, help="shuffle the rows with this seed (data order of the run)")
+    sub.add_parser("progress", add_help=False,
+                   help="copy a stage's output to its log file; show progress and chosen lines (--help for more)")
+    p = sub.add_parser("gf-seeds", help="combine GF_DIR/seed*/gf.csv into GF_DIR/gf.csv (seed column), "
+                                        "gf_mean.csv, gf.json (final GF per seed, mean, std) and gf.png (bands)")
+    p.add_argument("gf_dir")
     p = sub.add_parser("summary", help="print (and write summary.json) the summary of a pipeline output directory")
     p.add_argument("out_dir")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["progress"]:
+        from .progress import main as progress
+
+        return progress(argv[1:])
     args = parser.parse_args(argv)
 
     if args.command == "compose":
@@ -45,7 +56,12 @@ def main(argv=None) -> int:
     if args.command == "pairs-to-sft":
         from .sft_data import pairs_to_sft
 
-        print(f"wrote {pairs_to_sft(args.pairs, args.out)} SFT rows to {args.out}")
+        print(f"wrote {pairs_to_sft(args.pairs, args.out, args.seed)} SFT rows to {args.out}")
+        return 0
+    if args.command == "gf-seeds":
+        from .gf_seeds import combine
+
+        print(combine(Path(args.gf_dir)))
         return 0
     from .summary import collect, render
 

@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 
 
-def pairs_to_sft(pairs_path: str | Path, out_path: str | Path) -> int:
-    """Write `messages` (prompt + assistant chosen) and `images` per pair; the SFT baseline of the paper."""
+def pairs_to_sft(pairs_path: str | Path, out_path: str | Path, seed: int | None = None) -> int:
+    """Write `messages` (prompt + assistant chosen) and `images` per pair; the SFT baseline of the paper.
+    `seed` shuffles the rows: verl's SFT trainer always shuffles with seed 0, so this is how a run's data order
+    follows its seed."""
     import pandas as pd
 
     from specs_verl.dpo.data import prompt_messages, plain, response_text
@@ -22,6 +24,10 @@ def pairs_to_sft(pairs_path: str | Path, out_path: str | Path) -> int:
             raise ValueError(f"{pairs_path}: row {i}: {e}") from None
         rows.append({"messages": messages, "images": plain(record.get("images")) or [],
                      "data_source": record.get("data_source") or "default"})
+    if seed is not None:
+        import random
+
+        random.Random(seed).shuffle(rows)
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.name}.tmp")

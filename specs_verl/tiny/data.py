@@ -1,9 +1,15 @@
 """Synthetic visual questions rendered with PIL, written in verl's parquet schemas. Deterministic for a seed.
 
-Three tasks, each its own `data_source`:
+Four tasks, each its own `data_source`:
 - `tiny_count` (in-distribution): "How many <colour> shapes are there?", integer answers, the paper's instruction;
 - `tiny_choice` (OOD): "Which colour appears most often?", options A-D, letter answers, another instruction;
-- `tiny_shapes` (OOD): "How many circles are there?", integer answers, a terse instruction.
+- `tiny_shapes` (OOD): "How many circles are there?", integer answers, a terse instruction;
+- `tiny_total` (hard OOD): "How many shapes are there altogether?" in question and instruction wordings that
+  no training file contains (the `novel` template), reported on its own.
+The base model is taught every task but the hard one (`sft_train.parquet`, a minority of the answers in the
+think/answer format, as the paper's base model follows the format 41.6 % of the time), so each evaluated task
+starts with some format following that a cold start on the ID task alone may or may not transfer; the RL and pair
+files hold the ID task only, as in the paper.
 Prompt lengths vary on purpose: verl 0.9 corrupts M-RoPE position ids when every sequence of a multimodal
 batch has the same length (upstream issue 7899).
 """
@@ -21,6 +27,7 @@ COLOURS = {"red": (220, 30, 30), "green": (30, 180, 30), "blue": (30, 60, 220), 
 SHAPES = ("circle", "square", "triangle")
 ID_SOURCE = "tiny_count"
 OOD_SOURCES = ("tiny_choice", "tiny_shapes")
+HARD_OOD_SOURCE = "tiny_total"
 LETTERS = "ABCD"
 
 
@@ -73,6 +80,7 @@ _COUNT_PHRASES = (
     "Look at the image carefully. What is the total number of {c} shapes?",
 )
 _SHAPE_PHRASES = ("How many {s}s are there?", "Count every {s} in the image, whatever its colour.")
+_TOTAL_PHRASES = ("Altogether, how many shapes can you see?", "What is the number of figures drawn, of any kind?")
 
 
 def _question(task: str, scene: Scene, rng: random.Random) -> tuple[str, str, str, str]:
@@ -100,6 +108,9 @@ def _question(task: str, scene: Scene, rng: random.Random) -> tuple[str, str, st
         n = sum(s == shape for _, s in scene.items)
         return rng.choice(_SHAPE_PHRASES).format(s=shape), "terse", str(n), \
             f"I count the {shape}s. There are {n}."
+    if task == HARD_OOD_SOURCE:
+        n = len(scene.items)
+        return rng.choice(_TOTAL_PHRASES), "novel", str(n), f"I count every shape. There are {n}."
     raise ValueError(f"unknown task {task!r}")
 
 
@@ -190,21 +201,25 @@ def _write_parquet(records: list[dict], path: Path) -> None:
 
 
 def make_tiny_data(out: str | os.PathLike, seed: int = 0, n_train: int = 64, n_val: int = 16,
-                   formatted_share: float = 0.25) -> dict[str, int]:
+                   formatted_share: float = 0.25, n_teach_ood: int | None = None) -> dict[str, int]:
     """Write the RL, preference and SFT parquet files; return {file name: rows}. `formatted_share` of the SFT
-    answers use the think/answer format, the rest plain styles."""
+    answers use the think/answer format, the rest plain styles. The SFT (teaching) file holds the ID training
+    questions plus `n_teach_ood` questions of each OOD task (default n_train // 2), drawn apart from the
+    validation questions; the hard OOD task is in no training file."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     train = make_rows(ID_SOURCE, n_train, seed, "train")
+    teach_ood = [r for src in OOD_SOURCES
+                 for r in make_rows(src, n_train // 2 if n_teach_ood is None else n_teach_ood, seed, "teach")]
     val_id = make_rows(ID_SOURCE, n_val, seed, "val")
-    val_ood = {src: make_rows(src, n_val, seed, "val") for src in OOD_SOURCES}
+    val_ood = {src: make_rows(src, n_val, seed, "val") for src in (*OOD_SOURCES, HARD_OOD_SOURCE)}
     files: dict[str, list[dict]] = {
         "rl_train.parquet": train,
         "rl_val_id.parquet": val_id,
         **{f"rl_val_ood_{src.removeprefix('tiny_')}.parquet": rows for src, rows in val_ood.items()},
         "pairs_train.parquet": pair_rows(train, seed),
-        "pairs_val.parquet": pair_rows(val_id + [r for rows in val_ood.values() for r in rows], seed + 1),
-        "sft_train.parquet": sft_rows(train, seed, formatted_share),
+        "pairs_val.parquet": pair_rows(val_id + [r for src in OOD_SOURCES for r in val_ood[src]], seed + 1),
+        "sft_train.parquet": sft_rows(train + teach_ood, seed, formatted_share),
     }
     for name, records in files.items():
         _write_parquet(records, out / name)
