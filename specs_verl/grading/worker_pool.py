@@ -83,8 +83,9 @@ class _Worker:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise NoWorker("the grading worker did not answer in time")
-            ready, _, _ = select.select([self.from_child], [], [], remaining)
-            if ready:
+            poller = select.poll()  # not select(): Ray processes can hold fds past FD_SETSIZE
+            poller.register(self.from_child, select.POLLIN | select.POLLHUP | select.POLLERR)
+            if poller.poll(max(1, int(remaining * 1000) + 1)):
                 chunk = os.read(self.from_child, 1 << 16)
                 if not chunk:
                     raise EOFError("the grading worker exited")
