@@ -105,7 +105,11 @@ class RefLogpCache:
         """Read the file if there is one (plain tensors and strings: `weights_only=True`)."""
         if not self.path.exists():
             return
-        payload = torch.load(self.path, weights_only=True)
+        try:
+            payload = torch.load(self.path, weights_only=True)
+        except Exception as e:  # truncated or foreign: recompute rather than trust it
+            print(f"[specs-dpo] ignoring the unreadable reference cache {self.path} ({type(e).__name__}: {e})")
+            return
         if payload.get("format") != FORMAT_VERSION or payload.get("settings") != self._settings_json():
             return
         self.data = {split: dict(zip(part["keys"], map(tuple, part["logps"].tolist())))

@@ -156,3 +156,7 @@ def test_cache_file_round_trip_is_weights_only_and_leaves_no_temp_files(tmp_path
     assert again.usable("train", ["p1#y", "p0#x"]) and again.get("train", ["p1#y"]).tolist() == [-3.0, -4.0]
     other = reference_settings(MODEL, ENGINE, str(tmp_path), None, 2048, versions=VERSIONS)
     assert RefLogpCache(tmp_path / "c", other).path != cache.path
+    cache.path.write_bytes(cache.path.read_bytes()[:50])  # truncated by a full disk: recomputed, not trusted
+    broken = RefLogpCache(tmp_path / "c", settings)
+    broken.load()
+    assert not broken.usable("train", ["p1#y", "p0#x"])
