@@ -198,6 +198,7 @@ OPTION_SETS = [  # shapes of real benchmark options: numbers, units, LaTeX, word
     ["(1, 2)", "(2, 1)", "(-1, 2)", "(1, -2)"],
     ["y = 2x + 1", "y = x + 2", "y = 2x - 1", "y = -2x + 1"],
     ["12%", "15%", "20%", "25%"],
+    ["1, 2, 3", "2, 3, 4", "3, 4, 5"],  # an option text that is itself a list is not a hedge
 ]
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 from .answer_text import normalise, unwrap
 from .hedges import _top_level_splits
@@ -91,9 +92,10 @@ def named_letters(answer: str, n_options: int = 0, multi: bool = False) -> list[
     return sorted(found)
 
 
-def grade_choice(answer: str, spec: ChoiceSpec) -> bool | None:
-    """True/False when the option texts or the letters decide; None when only a math-equivalence check of the
-    answer against the correct option's text can (the caller runs the symbolic graders on it).
+def grade_choice(answer: str, spec: ChoiceSpec, is_hedge: Callable[[], bool] = lambda: False) -> bool | str | None:
+    """True/False when the option texts or the letters decide; "hedge" when the answer names two different
+    candidates (single choice); None when only a math-equivalence check of the answer against the correct
+    option's text can (the caller runs the symbolic graders on it).
 
     An answer that is exactly one option's text is that option (so "\\angle A" as the text of option C is not
     read as the letter A); otherwise the letters it names decide; otherwise its text, compared with the options.
@@ -104,6 +106,8 @@ def grade_choice(answer: str, spec: ChoiceSpec) -> bool | None:
         exact = {_LETTERS[i] for i, t in enumerate(texts[:26]) if normalise(t) == mine}
         if exact:
             return exact <= spec.letters
+    if not spec.multi and is_hedge():
+        return "hedge"
     letters = named_letters(answer, len(spec.options), spec.multi)
     if letters:
         return frozenset(letters) == spec.letters

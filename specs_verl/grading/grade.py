@@ -155,12 +155,12 @@ def grade(prediction_text: str, ground_truth: Any, *, options: Any = None, answe
 
 
 def _grade_choice(pred: str, from_box: bool, spec: ChoiceSpec, deadline: float, refuse_costly: bool) -> GradeResult:
-    verdict = grade_choice(pred, spec)
+    verdict = grade_choice(pred, spec, is_hedge=lambda: len(candidates(pred)) >= 2)
+    if verdict == "hedge":
+        return GradeResult(False, pred, "hedge")  # "0 or A", "30° or 45°": two answers, whatever the letters
     if verdict is not None:
         return GradeResult(verdict, pred, "choice" if verdict else "no_match")
     # no letter, no equal text: is the answer math-equivalent to the correct option's text ("1/2" for "0.5")?
-    if len(candidates(pred)) >= 2:
-        return GradeResult(False, pred, "hedge")
     if len(pred) > MAX_SYMBOLIC_CHARS or (refuse_costly and refusal_reason(pred)):
         return GradeResult(False, pred, "refused" if len(pred) <= MAX_SYMBOLIC_CHARS else "no_match",
                            refused=len(pred) <= MAX_SYMBOLIC_CHARS)
