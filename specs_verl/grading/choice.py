@@ -106,6 +106,11 @@ def grade_choice(answer: str, spec: ChoiceSpec, is_hedge: Callable[[], bool] = l
         exact = {_LETTERS[i] for i, t in enumerate(texts[:26]) if normalise(t) == mine}
         if exact:
             return exact <= spec.letters
+        m = _LEADING.match(unwrap(answer).replace("$", ""))
+        if m is not None and ord(m.group(2)) - 65 < len(texts):  # "B. 1, 2, 3": a letter and its own text
+            rest = unwrap(answer).replace("$", "")[m.end():].lstrip(" .:)")
+            if rest and normalise(rest) == normalise(texts[ord(m.group(2)) - 65]):
+                return m.group(2) in spec.letters
     if not spec.multi and is_hedge():
         return "hedge"
     letters = named_letters(answer, len(spec.options), spec.multi)
