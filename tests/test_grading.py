@@ -199,6 +199,8 @@ OPTION_SETS = [  # shapes of real benchmark options: numbers, units, LaTeX, word
     ["y = 2x + 1", "y = x + 2", "y = 2x - 1", "y = -2x + 1"],
     ["12%", "15%", "20%", "25%"],
     ["1, 2, 3", "2, 3, 4", "3, 4, 5"],  # an option text that is itself a list is not a hedge
+    ["either A or B", "only C", "A, B, C or D", "sample A"],  # texts that name letters
+    ["XAXA", "XAXa", "xaXA"],  # equal up to case: the spelling decides
 ]
 
 

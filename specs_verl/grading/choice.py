@@ -104,6 +104,9 @@ def grade_choice(answer: str, spec: ChoiceSpec, is_hedge: Callable[[], bool] = l
     mine = normalise(answer)
     if texts and not spec.multi:
         exact = {_LETTERS[i] for i, t in enumerate(texts[:26]) if normalise(t) == mine}
+        if len(exact) > 1:  # options equal up to case ("XAXA" / "XAXa"): the exact spelling decides
+            spelled = "".join(answer.replace("$", "").split())
+            exact = {_LETTERS[i] for i, t in enumerate(texts[:26]) if "".join(t.replace("$", "").split()) == spelled}
         if exact:
             return exact <= spec.letters
         m = _LEADING.match(unwrap(answer).replace("$", ""))
