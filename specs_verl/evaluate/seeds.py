@@ -82,7 +82,7 @@ def final_gf(rows_by_seed: Mapping[int, Sequence[dict[str, Any]]]) -> dict[str, 
 
 
 def plot_bands(curves: Sequence[dict[str, Any]], path: Path, beta: float = 2.0, title: str | None = None) -> None:
-    """Three panels (ID score, OOD score, GF) against the step: the mean over seeds with a +-1 std band."""
+    """Three panels (ID score, OOD score, GF) against the step: the mean over seeds with a ±1 std band."""
     import os
 
     from matplotlib.figure import Figure
@@ -114,7 +114,7 @@ def plot_bands(curves: Sequence[dict[str, Any]], path: Path, beta: float = 2.0, 
         if key == "gf":
             ax.axhline(0.0, color="0.6", linewidth=0.8)
     axes[2].legend(loc="best", fontsize="small")
-    fig.suptitle(title or "mean over seeds, band = +-1 std")
+    fig.suptitle(title or "mean over seeds, band = ±1 std")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
