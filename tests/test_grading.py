@@ -113,6 +113,7 @@ def test_lists_and_intervals_are_not_hedges(answer, gold):
     ("45°", "45"), ("45", "45°"), ("45^{\\circ}", "45"), ("30 degrees", "30"), ("25\\%", "25"), ("25", "25%"),
     ("I think it's B", "B"), ("B. A square", "B"), ("B, since angle A = 30", "B"), ("B", "B. 30^\\circ"),
     ("The answer is (C)", "C"), ("Option D", "D"), ("\\text{B}", "B"), ("30°", "B. 30^\\circ"),
+    ("b", "B"), ("(c)", "C"), ("√3", "\\sqrt{3}"), ("1,234", "1234"), ("5 cm", "5"),
 ])
 def test_former_false_negatives(answer, gold):
     result = grade(f"<answer>\\boxed{{{answer}}}</answer>", gold)

@@ -34,3 +34,11 @@ def normalise(text: str) -> str:
     text = _NOISE.sub("", text).lower()
     text = _LEAD.sub("", text)
     return text[:-1] if text.endswith(".") else text
+
+
+_UNICODE_ROOT = re.compile(r"√\s*(\d+(?:\.\d+)?|[a-zA-Z])")
+
+
+def latexify_unicode(text: str) -> str:
+    """`√3` -> `\\sqrt{3}` (math-verify reads `π` and `−` but not a bare radical sign)."""
+    return _UNICODE_ROOT.sub(r"\\sqrt{\1}", text) if "√" in text else text

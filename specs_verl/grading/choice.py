@@ -76,6 +76,9 @@ def named_letters(answer: str, n_options: int = 0, multi: bool = False) -> list[
         return sorted(set(bare))
     if multi and re.fullmatch(r"[A-Z]{2,}", text) and all(c in valid for c in text):
         return sorted(set(text))  # "CD"
+    lower = re.fullmatch(r"\(?([a-z])\)?\.?", text)
+    if lower and lower.group(1).upper() in valid:
+        return [lower.group(1).upper()]  # "b", "(c)": the letter in lower case
     m = _LEADING.match(text)
     if m and m.group(2) in valid and not (m.group(1) is None and _is_article(text, m.end(), m.group(2))):
         rest = text[m.end():]

@@ -27,7 +27,7 @@ from typing import Any, Sequence
 from specs_verl.time_limit import TimeLimitExceeded, call_with_time_limit
 
 from . import worker_pool
-from .answer_text import normalise, strip_unit
+from .answer_text import latexify_unicode, normalise, strip_unit
 from .choice import ChoiceSpec, choice_spec, correct_texts, grade_choice
 from .extraction import extract_answer, ground_truths
 from .hedges import candidates
@@ -144,7 +144,7 @@ def grade(prediction_text: str, ground_truth: Any, *, options: Any = None, answe
             logger.debug("refused to evaluate %r: %s", pred[:200], reason)
         elif usable:
             plain = as_plain_number(core) is not None and all(as_plain_number(g) is not None for g in cores)
-            sym_pred = core if plain else pred
+            sym_pred = core if plain else latexify_unicode(pred)
             method, timed_out = _symbolic(sym_pred, from_box and not plain, cores if plain else usable, deadline,
                                           math_verify_only=plain)
             if method is not None:
