@@ -24,7 +24,8 @@ def unwrap(text: str) -> str:
 
 def strip_unit(text: str) -> str:
     """`45^\\circ` -> `45`, `30°` -> `30`, `10\\%` -> `10` (only a trailing unit; the rest is kept)."""
-    stripped = _UNIT.sub("", text)
+    head, tail = (text[:-64], text[-64:]) if len(text) > 64 else ("", text)  # a unit is at the end: no scan
+    stripped = head + _UNIT.sub("", tail)
     return stripped if stripped.strip() else text
 
 
