@@ -139,13 +139,15 @@ ADVERSARIAL = {
     "lookalikes": "\uff1cthink\uff1e" * 3000 + "<th\u0456nk>\u2003</think>",
     "one_megabyte": "<think>" + "a" * 1_000_000 + "</think><answer>The answer is $\\boxed{42}$</answer>",
     "one_megabyte_answer": "<answer>" + "x" * 1_000_000,
+    "one_megabyte_hedging_prose": "<answer>" + "B or C, 2 and 3 (or maybe 10^{10^{10}}) " * 25_000 + "</answer>",
 }
 
 
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
-def test_adversarial_responses_are_scored_quickly(name):
+@pytest.mark.parametrize("gold", ["42", "B", "Tampa"])
+def test_adversarial_responses_are_scored_quickly(name, gold):
     start = time.perf_counter()
-    result = score(ADVERSARIAL[name])
+    result = score(ADVERSARIAL[name], gold)
     assert tuple(result) == REWARD_KEYS
     assert time.perf_counter() - start < 5.0
     assert len(result["pred"]) <= 1000
