@@ -39,8 +39,11 @@ SCRIPT = textwrap.dedent(r"""
     def children():
         pids = []
         for task in os.listdir(f"/proc/{os.getpid()}/task"):
-            with open(f"/proc/{os.getpid()}/task/{task}/children") as f:
-                pids += [int(p) for p in f.read().split()]
+            try:
+                with open(f"/proc/{os.getpid()}/task/{task}/children") as f:
+                    pids += [int(p) for p in f.read().split()]
+            except FileNotFoundError:  # a thread that ended meanwhile (a worker-start thread)
+                pass
         return pids
 
     def state(pid):

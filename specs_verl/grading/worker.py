@@ -67,4 +67,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except (BrokenPipeError, EOFError):  # the parent went away (it exited while we started): nothing to report
+        sys.exit(0)

@@ -144,6 +144,7 @@ class WorkerPool:
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
         self._starting = 0
+        self._closed = False
         self._broken: str | None = None
         self._pid = os.getpid()
 
@@ -178,10 +179,14 @@ class WorkerPool:
             return
         with self._cond:
             self._starting -= 1
-            self.stats["started"] += 1
-            self._all.add(worker)
-            self._idle.append(worker)
+            closed = self._closed
+            if not closed:
+                self.stats["started"] += 1
+                self._all.add(worker)
+                self._idle.append(worker)
             self._cond.notify_all()
+        if closed:  # the pool was closed (interpreter exit) while this one started
+            worker.close()
 
     def _acquire(self, deadline: float) -> _Worker:
         with self._cond:
@@ -213,6 +218,7 @@ class WorkerPool:
 
     def close(self) -> None:
         with self._cond:
+            self._closed = True
             workers, self._all, self._idle = list(self._all), set(), []
         for w in workers:
             w.close()
