@@ -35,7 +35,8 @@ import numbers
 import threading
 from typing import Any, Callable
 
-from specs_verl.grading import DEFAULT_TIME_LIMIT, InvalidGroundTruth, grade, ground_truths, is_free_form_text
+from specs_verl.grading import (DEFAULT_TIME_LIMIT, InvalidGroundTruth, grade, ground_truths, is_free_form_text,
+                                row_fields)
 from specs_verl.surface_form import PROFILES, check
 
 logger = logging.getLogger(__name__)
@@ -149,26 +150,6 @@ def _as_text(solution_str: Any) -> str:
     return str(solution_str)
 
 
-def _row_fields(extra_info: Any) -> dict[str, Any]:
-    """The grading contract's keys of `extra_info` (options, answer_type, answers, precision), cleaned."""
-    if not isinstance(extra_info, dict):
-        return {}
-    out: dict[str, Any] = {}
-    for key in ("options", "answers"):
-        value = extra_info.get(key)
-        if hasattr(value, "tolist"):
-            value = value.tolist()
-        if isinstance(value, (list, tuple)) and len(value):
-            out[key] = [str(v) for v in value if v is not None]
-    answer_type = extra_info.get("answer_type")
-    if isinstance(answer_type, str) and answer_type:
-        out["answer_type"] = answer_type
-    precision = extra_info.get("precision")
-    if isinstance(precision, numbers.Real) and not isinstance(precision, bool) and math.isfinite(precision):
-        out["precision"] = int(precision)
-    return out
-
-
 class _Counter:
     """Process-wide counts of timeouts and refusals, logged at 1, 2, 4, 8, ... so a user sees them."""
 
@@ -234,7 +215,7 @@ def compute_score(
         result["format"] = float(report.format_ok)
         result["structure"] = float(report.structure_ok)
         result["style"] = float(report.style_ok)
-        row = _row_fields(extra_info)
+        row = row_fields(extra_info)
         try:
             graded = grade(text, ground_truth, time_limit=opts["time_limit"], **row)
         except InvalidGroundTruth as e:

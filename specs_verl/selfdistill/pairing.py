@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from specs_verl.generation import Request
-from specs_verl.grading import InvalidGroundTruth, grade, ground_truths
+from specs_verl.grading import InvalidGroundTruth, grade, ground_truths, row_fields
 from specs_verl.surface_form import POLLUTION_RULES, check, pollute, supplement
 
 from .samples_io import SampleRecord
@@ -125,6 +125,11 @@ def question_text(q: Request) -> str:
     return users[-1] if users else ""
 
 
+def _grade(q: Request, text: str, cfg: PairConfig):
+    """As the reward grades it: with the row's options, extra answers and precision."""
+    return grade(text, q.ground_truth, time_limit=cfg.time_limit, **row_fields(q.extra_info))
+
+
 def _form_ok(text: str, level: str, think_prefilled: bool = False) -> bool:
     report = check(text, think_prefilled=think_prefilled)
     return {"format": report.format_ok, "structure": report.structure_ok, "style": report.style_ok}[level]
@@ -156,7 +161,7 @@ def _first_stage(work: _Work, chosen: Sequence[SampleRecord], rejected: Sequence
         return
     correct = form_ok = 0
     for s in unique_chosen:
-        g = grade(s.text, q.ground_truth, time_limit=cfg.time_limit)
+        g = _grade(q, s.text, cfg)
         if not g.correct:
             continue
         correct += 1
@@ -168,7 +173,7 @@ def _first_stage(work: _Work, chosen: Sequence[SampleRecord], rejected: Sequence
 
     selected = changed = 0
     for s in unique_rejected:
-        if grade(s.text, q.ground_truth, time_limit=cfg.time_limit).correct != want_correct:
+        if _grade(q, s.text, cfg).correct != want_correct:
             continue
         selected += 1
         rule = work.rng.choice(cfg.pollution_rules)
@@ -177,7 +182,7 @@ def _first_stage(work: _Work, chosen: Sequence[SampleRecord], rejected: Sequence
             rule = UNCHANGED_RULE
         if check(polluted, think_prefilled=cfg.think_prefilled).format_ok:
             stats.add(src, "rejected_pollution_kept_format")
-        elif rule != UNCHANGED_RULE and grade(polluted, q.ground_truth, time_limit=cfg.time_limit).correct != want_correct:
+        elif rule != UNCHANGED_RULE and _grade(q, polluted, cfg).correct != want_correct:
             stats.add(src, "rejected_pollution_changed_grade")
         else:
             work.rejected.append((s, polluted, rule))
@@ -248,7 +253,7 @@ def build_pairs(questions: Sequence[Request], chosen: dict[str, list[SampleRecor
                 except ValueError:
                     stats.add(src, "chosen_supplement_failed")
                     continue
-                if not grade(text, q.ground_truth, time_limit=cfg.time_limit).correct:
+                if not _grade(q, text, cfg).correct:
                     stats.add(src, "chosen_supplement_changed_grade")
                     continue
                 supplemented.append((s, text, v))
