@@ -256,3 +256,22 @@ def test_noop_pollutions_duplicates_warning_and_think_prefilled(crafted, tmp_pat
     pairs = pq.read_table(out).to_pylist()
     assert sorted(p["rejected"] for p in pairs) == sorted(bare)
     assert all(p["extra_info"]["pollution_rule"] == UNCHANGED_RULE for p in pairs)
+
+
+def test_multiple_choice_rows_are_graded_with_their_option_texts(crafted, tmp_path):
+    """A chosen sample that boxes the correct option's text is correct, as the reward grades it; one boxing
+    another option's text is not."""
+    d = tmp_path
+    row = dict(crafted["rows"][0])
+    text = str(row["reward_model"]["ground_truth"])
+    row["reward_model"] = {"style": "rule", "ground_truth": "B"}
+    row["extra_info"] = {**row["extra_info"], "options": ["100", text, "200"], "answer_type": "choice"}
+    pd.DataFrame([row]).to_parquet(d / "rl.parquet")
+    qid = row["extra_info"]["qid"]
+    (d / "c.jsonl").write_text("".join(json.dumps({"qid": qid, "text": formatted(r, a), "model": "zero"}) + "\n"
+                                       for r, a in (("I count.", text), ("Let me see.", "200"))))
+    (d / "r.jsonl").write_text(json.dumps({"qid": qid, "text": formatted("Counting.", "B"), "model": "base"}) + "\n")
+    report = run_pair(PairConfig(), PairOptions(chosen=[str(d / "c.jsonl")], rejected=[str(d / "r.jsonl")],
+                                                data=str(d / "rl.parquet"), out=str(d / "p.parquet"),
+                                                prompt_template="none", progress=False))
+    assert report["stages"]["all"]["chosen_correct"] == 1 and report["pairs"] == 1
