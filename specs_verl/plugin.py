@@ -1,39 +1,65 @@
 """What `import verl` loads (entry point group `verl.plugins`), in every verl process.
 
-Each module below registers its components with verl when imported. verl swallows a plugin's import error
-(logged at DEBUG), so every failure is logged here at WARNING with its traceback. Nothing heavy is imported:
-no CUDA initialisation, no vLLM.
+Every component is registered by name and loaded when verl itself loads the registry it goes into (a
+post-import hook, `specs_verl.import_hooks`), so a process that never trains, rolls out or scores imports none
+of it: `import verl` costs about what it costs without the plugin, and verl still picks its platform on first
+use. Only the `cpu` platform registers at once (~1 ms: verl has already imported its platform registry, and it
+must be there before anything asks for the platform).
+
+verl swallows a plugin's import error (logged at DEBUG), so every failure is logged here at WARNING with its
+traceback. `specs_verl.verl_touchpoints` checks the verl internals this package relies on, as their modules load.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+from types import ModuleType
 
-from specs_verl import quiet
+from specs_verl import quiet, verl_touchpoints
+from specs_verl.import_hooks import hooks
 
-quiet.install()  # before the registrations below import verl modules that raise the silenced warnings
+quiet.install()
 logger = logging.getLogger("specs_verl")
 
-# module -> what it registers (the platform first: the others import verl modules that ask for the platform)
+# our module -> (what it registers, the verl modules whose import loads it; () = at once)
 REGISTRATIONS = {
-    "specs_verl.platform.register": "the `cpu` platform (active with VERL_PLATFORM=cpu)",
-    "specs_verl.reward_manager": "the `specs` reward manager",
-    "specs_verl.grpo": "the `specs_sync` GRPO trainer (GF in validation)",
-    "specs_verl.rollout": "the `hf` rollout (transformers generate; CPU capable)",
+    "specs_verl.platform.register": ("the `cpu` platform (active with VERL_PLATFORM=cpu)", ()),
+    "specs_verl.reward_manager": ("the `specs` reward manager",
+                                  ("verl.experimental.reward_loop.reward_manager", "verl.workers.reward_manager")),
+    "specs_verl.grpo": ("the `specs_sync` GRPO trainer (GF in validation)", ("verl.trainer.ppo.v1",)),
+    # names only, through hooks of its own on verl's two rollout registries
+    "specs_verl.rollout": ("the `hf` rollout (transformers generate; CPU capable)", ()),
 }
 
+# our module -> True once imported, False if that failed (a deferred one appears when verl loads its registry)
 loaded: dict[str, bool] = {}
 
 
 def _register(module: str) -> bool:
+    if module in loaded:
+        return loaded[module]
     try:
         importlib.import_module(module)
     except Exception:
-        logger.warning("specs_verl: registering %s failed", REGISTRATIONS[module], exc_info=True)
-        return False
-    return True
+        logger.warning("specs_verl: registering %s failed", REGISTRATIONS[module][0], exc_info=True)
+        loaded[module] = False
+    else:
+        loaded[module] = True
+    return loaded[module]
 
 
-for _module in REGISTRATIONS:
-    loaded[_module] = _register(_module)
+def _when_loaded(module: str):
+    def register(_verl_module: ModuleType) -> None:
+        _register(module)
+
+    register.__name__ = f"register {module}"
+    return register
+
+
+verl_touchpoints.install()
+for _module, (_what, _triggers) in REGISTRATIONS.items():
+    if not _triggers:
+        _register(_module)
+    for _trigger in _triggers:
+        hooks.add(_trigger, _when_loaded(_module))

@@ -1,7 +1,9 @@
 """The three places where verl assumes an accelerator, each patched narrowly, and only on the CPU platform.
 
-Applied by `specs_verl.platform` at `import verl` time when VERL_PLATFORM=cpu, before verl's trainers and workers
-import the patched names (they use `from module import name`, so the patch must come first).
+`specs_verl.platform.register` installs them as post-import hooks: each patch runs the moment verl imports the
+module it changes, before verl's trainers and workers import the patched names (they use `from module import
+name`, so the patch must come first), and never imports that module earlier. Each one applies only if the CPU
+platform is selected (VERL_PLATFORM=cpu) at that moment, so a VERL_PLATFORM set after `import verl` still counts.
 """
 
 from __future__ import annotations
@@ -9,15 +11,15 @@ from __future__ import annotations
 import logging
 import os
 from datetime import timedelta
+from types import ModuleType
 
 logger = logging.getLogger(__name__)
 
 
-def gloo_process_groups() -> None:
+def gloo_process_groups(vd: ModuleType) -> None:
     """verl builds the backend string `cpu:gloo,<device>:<backend>`, which torch rejects when the device is
-    `cpu` itself (duplicate device type). On CPU the whole group is plain gloo."""
+    `cpu` itself (duplicate device type). On CPU the whole group is plain gloo. `vd`: verl.utils.distributed."""
     import torch.distributed as dist
-    import verl.utils.distributed as vd
 
     if getattr(vd.initialize_global_process_group, "_specs_cpu", False):
         return
@@ -37,11 +39,10 @@ def gloo_process_groups() -> None:
     vd.initialize_global_process_group_ray = initialize_global_process_group_ray
 
 
-def unpinned_cpu_offload() -> None:
+def unpinned_cpu_offload(fu: ModuleType) -> None:
     """verl's FSDP2 engine hard-codes `CPUOffloadPolicy(pin_memory=True)` for forward-only models (the
-    reference policy). Pinning needs an accelerator; on CPU the policy is the same without it."""
-    import verl.utils.fsdp_utils as fu
-
+    reference policy). Pinning needs an accelerator; on CPU the policy is the same without it.
+    `fu`: verl.utils.fsdp_utils."""
     policy = getattr(fu, "CPUOffloadPolicy", None)
     if policy is None or getattr(policy, "_specs_cpu", False):
         return
@@ -62,7 +63,25 @@ def fsdp_engine_for_cpu() -> None:
     os.environ.setdefault("VERL_ENGINE_VENDOR", "nvidia")
 
 
-def apply_all() -> None:
-    gloo_process_groups()
-    unpinned_cpu_offload()
-    fsdp_engine_for_cpu()
+def _when_cpu(patch):
+    def hook(module: ModuleType) -> None:
+        from .overrides import is_cpu
+
+        if is_cpu():
+            fsdp_engine_for_cpu()
+            patch(module)
+
+    hook.__name__ = patch.__name__
+    return hook
+
+
+def install() -> None:
+    from specs_verl.import_hooks import hooks
+
+    from .overrides import is_cpu
+
+    hooks.add("verl.utils.distributed", _when_cpu(gloo_process_groups))
+    hooks.add("verl.utils.fsdp_utils", _when_cpu(unpinned_cpu_offload))
+    if is_cpu():
+        fsdp_engine_for_cpu()
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")

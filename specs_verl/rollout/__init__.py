@@ -17,7 +17,7 @@ the same length (`position_ids_fix`, verl issue 7899).
     replica.py       HFReplica: starts the server next to the replica's training worker
     adapter.py       HFServerAdapter: sends trained weights from the worker to the server after each step
     registration.py  the post-import hooks that register the name
-    position_ids_fix.py  guard for verl issue 7899 (equal-length Qwen-VL batches), on for every rollout
+    position_ids_fix.py  guard for verl issue 7899 (equal-length Qwen-VL batches), on where verl has the bug
 """
 
 from . import position_ids_fix

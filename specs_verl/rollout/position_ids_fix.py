@@ -10,10 +10,12 @@ attribute lost in a pickle round trip: values (4, total)) and wrong here: the ol
 scrambled positions and the actor update dies in `split_with_sizes` ("expects split_sizes to sum exactly to
 <length>"). Upstream fix: verl PR 7901 (open when this was written, against verl 0.9.1).
 
-`install()` wraps `maybe_fix_3d_position_ids` the moment verl imports `verl.utils.tensordict_utils` (before the
-workers bind the name): a tensor in the equal-length layout is rebuilt per sequence, ragged along the length;
-every other input goes to verl's function unchanged. It only ever acts on a tensor that is certainly broken, so
-it is on in every verl process that loads the plugin (any rollout), and logs once per process when it acts.
+`install()` looks at `maybe_fix_3d_position_ids` the moment verl imports `verl.utils.tensordict_utils` (before the
+workers bind the name) and first asks it to fix a two-sequence equal-length batch (`has_the_bug`, ~15 ms). Only
+if verl's own function gets that wrong is it wrapped: a tensor in the equal-length layout is rebuilt per
+sequence, ragged along the length; every other input goes to verl's function unchanged. A verl with the fix
+keeps its function untouched. If verl renames the function, `specs_verl.verl_touchpoints` logs a WARNING saying
+the guard is off. The wrapper logs once per process when it acts.
 """
 
 from __future__ import annotations
@@ -60,6 +62,21 @@ def repair(data) -> bool:
     return True
 
 
+def has_the_bug(fix) -> bool:
+    """Whether `fix` (verl's `maybe_fix_3d_position_ids`) breaks a batch of two equal-length sequences."""
+    import torch
+    from tensordict import TensorDict
+
+    rows = [torch.arange(8).view(4, 2) + 100 * i for i in range(2)]
+    data = TensorDict({"position_ids": torch.nested.as_nested_tensor(rows, layout=torch.jagged)}, batch_size=[2])
+    try:
+        fix(data)
+        out = list(data["position_ids"].unbind(0))
+    except Exception:  # verl 0.9.1: "Expected cond to be True" from the forced ragged index
+        return True
+    return len(out) != 2 or not all(a.shape == b.shape and torch.equal(a, b) for a, b in zip(out, rows))
+
+
 def _wrap(original):
     @functools.wraps(original)
     def maybe_fix_3d_position_ids(data):
@@ -74,7 +91,12 @@ def patch_module(module) -> None:
     """Wrap the function in `verl.utils.tensordict_utils`, and rebind it in the verl modules that already hold
     it by name (`from verl.utils.tensordict_utils import maybe_fix_3d_position_ids`: the training workers)."""
     original = getattr(module, "maybe_fix_3d_position_ids", None)
-    if original is None or getattr(original, "_specs_fix_7899", False):
+    if original is None:  # renamed: the touchpoint check (specs_verl.verl_touchpoints) warns that the guard is off
+        return
+    if getattr(original, "_specs_fix_7899", False):
+        return
+    if not has_the_bug(original):
+        logger.debug("specs_verl: verl's maybe_fix_3d_position_ids handles equal-length batches; no 7899 guard")
         return
     wrapped = module.maybe_fix_3d_position_ids = _wrap(original)
     for name, other in list(sys.modules.items()):
@@ -83,6 +105,6 @@ def patch_module(module) -> None:
 
 
 def install() -> None:
-    from .registration import hooks
+    from specs_verl.import_hooks import hooks
 
     hooks.add(MODULE, patch_module)

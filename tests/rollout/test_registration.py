@@ -43,7 +43,8 @@ def test_hf_is_in_both_of_verls_registries_and_the_others_are_untouched():
     assert get_rollout_class(NAME, "async") is HFServerAdapter
     assert _ROLLOUT_REGISTRY[("vllm", "async")] == "verl.workers.rollout.vllm_rollout.ServerAdapter"
     assert {"vllm", "sglang", "trtllm", NAME} <= set(RolloutReplicaRegistry._registry)
-    assert hooks.pending == [] and hooks not in sys.meta_path  # the finder is gone once its work is done
+    # both hooks have run (the shared finder stays while other verl modules it watches are not imported yet)
+    assert {"verl.workers.rollout.base", "verl.workers.rollout.replica"}.isdisjoint(hooks.pending)
 
 
 def test_the_installed_verl_is_in_the_range_pyproject_claims():
