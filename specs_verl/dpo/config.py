@@ -76,6 +76,14 @@ class DPOConfig(BaseConfig):
                                           default=None)
     ref_cache_dir: Optional[str] = _help("where the reference cache lives (null: <trainer.default_local_dir>/ref_logps)",
                                          default=None)
+    pair_packing: Literal["auto", "shared", "separate"] = _help(
+        "shared: each pair is one sequence [prompt | chosen | rejected] (rejected attends to the prompt and "
+        "itself only), so the prompt and its image are computed once per pair; separate: two sequences per pair; "
+        "auto: shared where supported (Qwen2-VL / Qwen2.5-VL or a text model with model.use_remove_padding=False "
+        "and no sequence parallelism), separate elsewhere", default="auto")
+    forward_micro_batch_size_per_gpu: Optional[int] = _help(
+        "pairs per micro-batch of the forward-only passes (reference log-probs, validation); null: 4 x "
+        "data.micro_batch_size_per_gpu (no activations are kept for a backward)", default=None)
     on_bad_pair: Literal["error", "skip"] = _help(
         "error: stop at the first bad pair naming file, row and reason; skip: leave it out and count it in "
         "bad_pairs.json", default="error")
@@ -96,6 +104,8 @@ class DPOConfig(BaseConfig):
         _require(not ("robust" in names and self.label_smoothing >= 0.5),
                  f"dpo.label_smoothing={self.label_smoothing} with dpo.loss robust divides by 1 - 2 * eps = 0; "
                  "robust needs dpo.label_smoothing < 0.5")
+        _require(self.forward_micro_batch_size_per_gpu is None or self.forward_micro_batch_size_per_gpu > 0,
+                 f"dpo.forward_micro_batch_size_per_gpu={self.forward_micro_batch_size_per_gpu} must be > 0")
         if isinstance(self.gf, dict):
             object.__setattr__(self, "gf", PreferenceGFConfig(**{k: v for k, v in self.gf.items() if k != "_target_"}))
 
@@ -119,12 +129,15 @@ class DPODataConfig:
     max_length: int = _help("prompt + response tokens per sequence, image tokens included; a longer pair is "
                             "refused (or skipped), never truncated", default=16384)
     num_workers: int = _help("dataloader worker processes", default=0)
+    max_pixels: Optional[int] = _help("the image processor's max_pixels (images larger are resized down, so "
+                                      "fewer image tokens); null: the processor's own setting", default=None)
 
     def __post_init__(self):
         _require(bool(self.train_files), "data.train_files is required: the preference parquet file(s)")
         for name in ("train_batch_size", "micro_batch_size_per_gpu", "max_token_len_per_gpu", "max_length"):
             _require(int(getattr(self, name)) > 0, f"data.{name}={getattr(self, name)} must be > 0")
         _require(int(self.num_workers) >= 0, f"data.num_workers={self.num_workers} must be >= 0")
+        _require(self.max_pixels is None or int(self.max_pixels) > 0, f"data.max_pixels={self.max_pixels} must be > 0")
 
     @classmethod
     def from_section(cls, section) -> "DPODataConfig":
@@ -175,4 +188,7 @@ def help_text(defaults) -> str:
         "model.*:",
         f"  model.path  (default: {defaults('model.path')})",
         "      the base model; also the reference unless dpo.ref_model_path is set",
+        f"  model.freeze_vision_tower  (default: {defaults('model.freeze_vision_tower')})",
+        "      train the language model only: the vision tower and its projector (merger) get no gradient and no",
+        "      optimizer state (LLaMA-Factory's default, which the paper's authors used)",
     ])

@@ -4,8 +4,9 @@ Parquet schema (one row per pair): `prompt` (chat messages; `<image>` placeholde
 of `images`), `images` (list of {"bytes", "path"} or a path string), `chosen` and `rejected` (a string or an
 assistant message), optional `data_source`, `pair_id`, `extra_info`.
 
-Each pair becomes two sequences, chosen then rejected, that share the prompt tokens and the image features;
-the loss mask covers response tokens only. A pair that does not fit `max_length` is refused (or skipped and
+Each pair is encoded as two sequences, chosen then rejected, that share the prompt tokens and the image
+features; `collate_pairs` lays them out as two rows (separate) or one prefix-shared row (shared, packing.py).
+The loss mask covers response tokens only. A pair that does not fit `max_length` is refused (or skipped and
 counted): the prompt and its image tokens are never truncated.
 """
 
@@ -312,21 +313,44 @@ class PreferenceDataset(Dataset):
         return {"index": index, "data_source": row["data_source"], "pair_id": row["pair_id"], **encoded}
 
 
-def collate_pairs(pairs: list[dict]) -> dict:
-    """Pairs -> one verl no-padding batch with rows [chosen_0, rejected_0, chosen_1, rejected_1, ...], so that
-    `force_group_size=2` keeps every pair inside one micro-batch.
+PACKINGS = ("shared", "separate")
+
+
+def collate_pairs(pairs: list[dict], packing: str = "separate") -> dict:
+    """Pairs -> one verl no-padding batch.
+
+    separate: rows [chosen_0, rejected_0, chosen_1, rejected_1, ...] (`force_group_size=2` keeps every pair
+    inside one micro-batch). shared: one row per pair, `[prompt | chosen | last prompt token | rejected]` with a
+    `branch` tensor (packing.py). `pair_rows(batch)` gives the rows that stand for the pairs in either layout.
 
     Text-only and image pairs mix: verl's collator takes the keys of the first row, and its engine skips a
     row whose `multi_modal_inputs` is None, so every row of a batch with images gets the key."""
     from verl.utils.dataset.dataset_utils import DatasetPadMode, SFTTensorCollator
 
-    rows = [dict(pair[side]) for pair in pairs for side in ("chosen", "rejected")]
+    from .packing import pack_pair
+
+    if packing not in PACKINGS:
+        raise ValueError(f"dpo.pair_packing must be one of {PACKINGS}, got {packing!r}")
+    if packing == "shared":
+        rows = [pack_pair(pair["chosen"], pair["rejected"]) for pair in pairs]
+        per_pair = (0,)
+    else:
+        rows = [dict(pair[side]) for pair in pairs for side in ("chosen", "rejected")]
+        per_pair = (0, 1)
     if any("multi_modal_inputs" in row for row in rows):
         for row in rows:
             row.setdefault("multi_modal_inputs", None)
     batch = SFTTensorCollator(DatasetPadMode.NO_PADDING)(rows)
-    batch["pair_index"] = torch.tensor([pair["index"] for pair in pairs for _ in (0, 1)], dtype=torch.long)
-    batch["is_chosen"] = torch.tensor([1, 0] * len(pairs), dtype=torch.long)
-    batch["is_padding"] = torch.tensor([int(pair.get("is_padding", False)) for pair in pairs for _ in (0, 1)],
+    batch["pair_index"] = torch.tensor([pair["index"] for pair in pairs for _ in per_pair], dtype=torch.long)
+    batch["is_padding"] = torch.tensor([int(pair.get("is_padding", False)) for pair in pairs for _ in per_pair],
                                        dtype=torch.long)
     return batch
+
+
+def is_shared(batch) -> bool:
+    return "branch" in batch.keys()
+
+
+def pair_rows(batch) -> slice:
+    """The rows of a batch that carry each pair's index once (every row when shared, every other when separate)."""
+    return slice(None) if is_shared(batch) else slice(0, None, 2)

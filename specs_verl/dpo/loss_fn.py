@@ -1,8 +1,9 @@
 """The adapter between verl's engine and the pure losses: per-micro-batch log-probs in, loss and sums out.
 
 verl calls `loss_fn(model_output, data, dp_group)` once per micro-batch, with `model_output["log_probs"]` a
-jagged tensor (one row per sequence; position t scores token t + 1). Rows come as [chosen_0, rejected_0,
-chosen_1, ...] because the trainer sets `force_group_size=2`, so every micro-batch holds whole pairs.
+jagged tensor (one row per sequence; position t scores token t + 1). Separate layout: rows [chosen_0,
+rejected_0, chosen_1, ...] with `force_group_size=2`, so every micro-batch holds whole pairs; shared layout: one
+row per pair with a `branch` tensor (packing.py). `pair_sums` turns either into (pairs, 2) [chosen, rejected].
 The returned loss is normalised by the number of pairs in the global batch (times the data-parallel size,
 which FSDP's gradient averaging divides back out), so the gradient is the mean over all pairs whatever the
 micro-batching. Metrics are returned as sums with a pair count, so the trainer can form exact per-pair means.
@@ -27,11 +28,38 @@ def sequence_logps(log_probs: torch.Tensor, loss_mask: torch.Tensor) -> tuple[to
     return sums, counts
 
 
-def pair_logps(seq_logps: torch.Tensor, seq_tokens: torch.Tensor, ref_logps: torch.Tensor) -> PairLogps:
+def branch_logps(log_probs: torch.Tensor, branch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Shared layout: (rows, 2) summed log-probs of the chosen (branch 1) and rejected (branch 2) tokens of each
+    row, and their counts. The copy of the last prompt token (branch 0) scores the first rejected token."""
+    from .packing import CHOSEN, REJECTED
+
+    values = log_probs.values().float()
+    scored = torch.roll(branch.values(), shifts=-1, dims=0).to(values.device)  # log_probs[t] scores token t + 1
+    lengths = branch.offsets().diff()
+    rows = torch.repeat_interleave(torch.arange(len(lengths), device=values.device), lengths.to(values.device))
+    sums, counts = [], []
+    for side in (CHOSEN, REJECTED):
+        mask = (scored == side).to(values.dtype)
+        sums.append(torch.zeros(len(lengths), dtype=values.dtype, device=values.device).index_add_(
+            0, rows, values * mask))
+        counts.append(torch.zeros(len(lengths), dtype=values.dtype, device=values.device).index_add_(0, rows, mask))
+    return torch.stack(sums, 1), torch.stack(counts, 1)
+
+
+def pair_sums(log_probs: torch.Tensor, data) -> tuple[torch.Tensor, torch.Tensor]:
+    """(pairs, 2) summed response log-probs [chosen, rejected] and token counts, in either layout."""
+    if "branch" in data.keys():
+        return branch_logps(log_probs, data["branch"])
+    sums, counts = sequence_logps(log_probs, data["loss_mask"])
+    return sums.view(-1, 2), counts.view(-1, 2)
+
+
+def pair_logps(logps: torch.Tensor, tokens: torch.Tensor, ref_logps: torch.Tensor) -> PairLogps:
+    """(pairs, 2) policy log-probs, token counts and reference log-probs (any shape holding [c, r] per pair)."""
+    ref = ref_logps.reshape(-1, 2).to(logps)
     return PairLogps(
-        policy_chosen=seq_logps[0::2], policy_rejected=seq_logps[1::2],
-        ref_chosen=ref_logps[0::2].to(seq_logps), ref_rejected=ref_logps[1::2].to(seq_logps),
-        chosen_tokens=seq_tokens[0::2], rejected_tokens=seq_tokens[1::2],
+        policy_chosen=logps[:, 0], policy_rejected=logps[:, 1], ref_chosen=ref[:, 0], ref_rejected=ref[:, 1],
+        chosen_tokens=tokens[:, 0], rejected_tokens=tokens[:, 1],
     )
 
 
@@ -60,7 +88,7 @@ class DPOLossFn:
     def __call__(self, model_output, data, dp_group=None):
         from verl.utils import tensordict_utils as tu
 
-        seq_logps, seq_tokens = sequence_logps(model_output["log_probs"], data["loss_mask"])
+        seq_logps, seq_tokens = pair_sums(model_output["log_probs"], data)
         pairs = pair_logps(seq_logps, seq_tokens, data["ref_logps"])
         total, parts = combined_loss(pairs, self.options, self.terms)
         global_pairs = tu.get_non_tensor_data(data=data, key="global_pairs", default=None)

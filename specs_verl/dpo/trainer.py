@@ -12,13 +12,15 @@ On N processes every rank makes the same collective calls: training batches are 
 (`sharding.py`) and drop the padding's results, and rank 0 alone decides whether the reference cache matches
 (`ref_cache.py`) and broadcasts its values. Metrics are over the global batch: verl gathers every rank's sums.
 
-The pair layout lives in two places only, `data.collate_pairs` (rows [chosen, rejected, ...]) and
-`loss_fn.sequence_logps` / `pair_logps` (rows back to pairs), so another layout (a shared prompt packed once)
-replaces those two and nothing here.
+The pair layout lives in `data.collate_pairs` (rows [chosen, rejected, ...], or one prefix-shared row per pair,
+`packing.py`) and `loss_fn.pair_sums` (rows back to (pairs, 2) [chosen, rejected]); `dpo.pair_packing` picks it
+(`resolve_packing`) and the shared one selects the `specs_pair_sdpa` attention function (attention.py).
+Without a torchrun environment the trainer runs as one process (no launcher process holding memory).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
@@ -33,8 +35,8 @@ from omegaconf import OmegaConf
 from tensordict.tensorclass import NonTensorData
 
 from .config import DPOConfig, DPODataConfig, load_settings
-from .data import PreferenceDataset, collate_pairs
-from .loss_fn import DPOLossFn, pair_logps, pair_statistics, reduce_metric_sums, sequence_logps
+from .data import PreferenceDataset, collate_pairs, pair_rows
+from .loss_fn import DPOLossFn, pair_logps, pair_statistics, pair_sums, reduce_metric_sums
 from .losses import LossOptions, resolve_losses
 from .ref_cache import RefLogpCache, reference_settings
 from .sharding import padded_shard
@@ -74,6 +76,48 @@ class _Shard(torch.utils.data.Dataset):
         return {**self.dataset[index], "is_padding": is_padding}
 
 
+SHARED_MODEL_TYPES = ("qwen2_vl", "qwen2_5_vl")  # decoder layers hand text position ids to the attention
+
+
+def resolve_packing(requested: str, model_type: str, model: dict) -> tuple[str, str]:
+    """(packing, why) for `dpo.pair_packing`: auto takes shared where it is supported, separate elsewhere;
+    shared where it is not supported is an error naming the reason."""
+    problems = []
+    if model_type not in SHARED_MODEL_TYPES:
+        problems.append(f"model type {model_type!r} is not one of {', '.join(SHARED_MODEL_TYPES)}")
+    if model.get("use_remove_padding"):
+        problems.append("model.use_remove_padding=True (flash-attn varlen has no block mask here)")
+    if int(model.get("ulysses_sequence_parallel_size") or 1) > 1:
+        problems.append("sequence parallelism is on")
+    if requested == "separate":
+        return "separate", "asked for"
+    if not problems:
+        return "shared", "supported"
+    if requested == "shared":
+        raise ValueError("dpo.pair_packing=shared is not supported here: " + "; ".join(problems))
+    return "separate", "; ".join(problems)
+
+
+def model_section(config, dpo: DPOConfig) -> tuple[dict, str, bool]:
+    """verl's `model` section without our keys, with the attention function the packing needs; the packing;
+    and whether the vision tower is frozen."""
+    from transformers import AutoConfig
+    from verl.utils.fs import copy_to_local
+
+    section = OmegaConf.to_container(config.model, resolve=True)
+    freeze = bool(section.pop("freeze_vision_tower", False))
+    model_type = AutoConfig.from_pretrained(copy_to_local(section.get("hf_config_path") or section["path"]),
+                                            trust_remote_code=section.get("trust_remote_code", False)).model_type
+    packing, why = resolve_packing(dpo.pair_packing, model_type,
+                                   {**section, **OmegaConf.to_container(config.engine, resolve=True)})
+    if packing == "shared":
+        from .attention import register_pair_attention
+
+        section["override_config"] = {**(section.get("override_config") or {}),
+                                      "attn_implementation": register_pair_attention()}
+    return section, f"{packing} ({why})", freeze
+
+
 class DPOTrainer:
     def __init__(self, config, dpo: DPOConfig, data: DPODataConfig):
         from verl.utils.config import omega_conf_to_dataclass
@@ -81,7 +125,11 @@ class DPOTrainer:
         self.config = config
         self.rank = dist.get_rank()
         self.dpo, self.data = dpo, data
-        self.model_config = omega_conf_to_dataclass(config.model)
+        self.model_cfg, packing, self.freeze_vision_tower = model_section(config, dpo)
+        self.packing = packing.split(" ")[0]
+        if self.rank == 0:
+            print(f"[specs-dpo] pair packing: {packing}")
+        self.model_config = omega_conf_to_dataclass(OmegaConf.create(self.model_cfg))
         self.engine_config = omega_conf_to_dataclass(config.engine)
         self.optimizer_config = omega_conf_to_dataclass(config.optim)
         self.checkpoint_config = omega_conf_to_dataclass(config.checkpoint)
@@ -99,6 +147,8 @@ class DPOTrainer:
         self.training_client = self._build_worker(self.model_config, self.engine_config, self.optimizer_config)
         self.training_client.set_loss_fn(loss_fn=self.loss_fn)
         self.engine = self.training_client.engine
+        if self.freeze_vision_tower:
+            self._freeze_vision_tower()
         self.dp_rank = self.engine.get_data_parallel_rank()
         self.dp_size = self.engine.get_data_parallel_size()
         self._build_dataloaders()
@@ -122,9 +172,28 @@ class DPOTrainer:
         self.dp_group = self.engine.get_data_parallel_group()
 
     # ------------------------------------------------------------------ construction
+    def _freeze_vision_tower(self):
+        """The vision tower and its projector (Qwen2-VL's `visual.merger`) get no gradient, hence no optimizer
+        state (AdamW skips parameters without one) and no gradient all-reduce."""
+        frozen = [p for name, p in self.engine.module.named_parameters() if ".visual." in f".{name}"]
+        if not frozen:
+            raise ValueError("model.freeze_vision_tower=True but the model has no `visual` module")
+        for p in frozen:
+            p.requires_grad_(False)
+        if self.rank == 0:
+            print(f"[specs-dpo] vision tower frozen: {sum(p.numel() for p in frozen)} parameters "
+                  f"({len(frozen)} tensors)")
+
     def _build_datasets(self):
         processor = self.model_config.processor or self.model_config.tokenizer
         data = self.data
+        image_processor = getattr(processor, "image_processor", None)
+        if data.max_pixels is not None:
+            if image_processor is None or not hasattr(image_processor, "max_pixels"):
+                raise ValueError("data.max_pixels is set but the processor has no image processor with max_pixels")
+            image_processor.max_pixels = int(data.max_pixels)
+            if isinstance(getattr(image_processor, "size", None), dict) and "longest_edge" in image_processor.size:
+                image_processor.size = {**image_processor.size, "longest_edge": int(data.max_pixels)}
         show = self.rank == 0
         self.train_dataset = PreferenceDataset(_as_list(data.train_files), processor, data.max_length,
                                                self.dpo.on_bad_pair, show_progress=show)
@@ -154,7 +223,7 @@ class DPOTrainer:
         """A frozen copy of the initial (or `dpo.ref_model_path`) model, forward only."""
         from verl.utils.config import omega_conf_to_dataclass
 
-        model_cfg = OmegaConf.to_container(self.config.model, resolve=True)
+        model_cfg = dict(self.model_cfg)
         if self.dpo.ref_model_path:
             model_cfg["path"] = self.dpo.ref_model_path
         engine_cfg = OmegaConf.to_container(self.config.engine, resolve=True)
@@ -182,7 +251,7 @@ class DPOTrainer:
         self.train_sampler = DistributedSampler(self.train_dataset, shuffle=True, num_replicas=self.dp_size,
                                                 rank=self.dp_rank, drop_last=True, seed=self.config.trainer.seed)
         self.train_loader = StatefulDataLoader(self.train_dataset, batch_size=self.pairs_per_rank,
-                                               sampler=self.train_sampler, collate_fn=collate_pairs,
+                                               sampler=self.train_sampler, collate_fn=self._collate,
                                                num_workers=data.num_workers, drop_last=True)
 
     def _eval_loader(self, dataset):
@@ -191,18 +260,27 @@ class DPOTrainer:
         from torch.utils.data import DataLoader
 
         shard = _Shard(dataset, padded_shard(len(dataset), self.dp_size, self.dp_rank))
-        return DataLoader(shard, batch_size=self.data.micro_batch_size_per_gpu, shuffle=False,
-                          collate_fn=collate_pairs, num_workers=0)
+        return DataLoader(shard, batch_size=self.forward_micro_pairs, shuffle=False, collate_fn=self._collate,
+                          num_workers=0)
+
+    @property
+    def _collate(self):
+        return functools.partial(collate_pairs, packing=self.packing)
+
+    @property
+    def forward_micro_pairs(self) -> int:
+        """Pairs per forward-only micro-batch (reference pass, validation): no activations kept, so larger."""
+        return self.dpo.forward_micro_batch_size_per_gpu or 4 * self.data.micro_batch_size_per_gpu
 
     # ------------------------------------------------------------------ batches
     def _meta(self, batch_pairs: int, micro_pairs: int | None = None) -> dict:
         data = self.data
         return {
-            "use_remove_padding": self.config.model.use_remove_padding,
+            "use_remove_padding": self.model_config.use_remove_padding,
             "use_dynamic_bsz": data.use_dynamic_bsz,
             "max_token_len_per_gpu": data.max_token_len_per_gpu,
             "micro_batch_size_per_gpu": micro_pairs or data.micro_batch_size_per_gpu,
-            "force_group_size": 2,
+            "force_group_size": 1 if self.packing == "shared" else 2,  # a micro-batch holds whole pairs
             "temperature": 1.0,
             "pad_mode": "no_padding",
             "pad_token_id": self.model_config.tokenizer.pad_token_id,
@@ -226,21 +304,22 @@ class DPOTrainer:
         return td
 
     def _forward_logps(self, client, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
-        """Summed response log-probs of every row of `batch` (no gradient) and response token counts."""
+        """(pairs, 2) summed response log-probs [chosen, rejected] of `batch` (no gradient) and token counts."""
         from verl.utils import tensordict_utils as tu
 
-        pairs = len(batch["pair_index"]) // 2  # an evaluation batch is one micro-batch
+        pairs = len(batch["pair_index"][pair_rows(batch)])  # an evaluation batch is one micro-batch
         td = self._tensordict(batch, global_pairs=pairs, micro_pairs=pairs)
         tu.assign_non_tensor(td, compute_loss=False)
         output = client.infer_batch(td)
-        seq_logps, tokens = sequence_logps(output["log_probs"], batch["loss_mask"])
-        return seq_logps.float().cpu(), tokens.float().cpu()
+        logps, tokens = pair_sums(output["log_probs"], batch)
+        return logps.float().cpu(), tokens.float().cpu()
 
     @staticmethod
     def _real_pairs(batch: dict) -> list[tuple[int, int]]:
         """(position in the batch, dataset index) of the pairs that are not padding."""
-        return [(k, int(idx)) for k, (idx, pad) in enumerate(zip(batch["pair_index"][0::2].tolist(),
-                                                                  batch["is_padding"][0::2].tolist())) if not pad]
+        rows = pair_rows(batch)
+        return [(k, int(idx)) for k, (idx, pad) in enumerate(zip(batch["pair_index"][rows].tolist(),
+                                                                  batch["is_padding"][rows].tolist())) if not pad]
 
     # ------------------------------------------------------------------ reference log-probs
     def _reference_model_dir(self) -> str:
@@ -253,7 +332,7 @@ class DPOTrainer:
     def _cache_decision(self, splits: dict) -> dict:
         """Rank 0 reads the cache and decides which splits it can reuse (exact row match) and which to compute."""
         processor = self.model_config.processor or self.model_config.tokenizer
-        settings = reference_settings(OmegaConf.to_container(self.config.model, resolve=True),
+        settings = reference_settings(self.model_cfg,
                                       OmegaConf.to_container(self.config.engine, resolve=True),
                                       self._reference_model_dir(), processor, self.data.max_length)
         cache_dir = self.dpo.ref_cache_dir or os.path.join(self.config.trainer.default_local_dir, "ref_logps")
@@ -300,7 +379,7 @@ class DPOTrainer:
                               disable=self.rank != 0):
                 logps, _ = self._forward_logps(client, batch)
                 for k, idx in self._real_pairs(batch):
-                    local[ds.rows[idx]["ref_key"]] = (float(logps[2 * k]), float(logps[2 * k + 1]))
+                    local[ds.rows[idx]["ref_key"]] = (float(logps[k, 0]), float(logps[k, 1]))
             gathered = [None] * dist.get_world_size()
             dist.all_gather_object(gathered, local)
             self.ref_values[split] = {k: v for part in gathered for k, v in part.items()}
@@ -315,12 +394,15 @@ class DPOTrainer:
         dist.barrier()
 
     def _reference_logps(self, split: str, batch: dict) -> torch.Tensor:
+        """(pairs, 2) for a shared batch, one value per row for a separate one (rows [chosen, rejected, ...])."""
         if self.reference_client is not None:
-            return self._forward_logps(self.reference_client, batch)[0]
-        ds = self.train_dataset if split == "train" else self.val_dataset
-        values = self.ref_values[split]
-        keys = [ds.rows[i]["ref_key"] for i in batch["pair_index"][0::2].tolist()]
-        return torch.tensor([v for key in keys for v in values[key]], dtype=torch.float32)
+            ref = self._forward_logps(self.reference_client, batch)[0]
+        else:
+            ds = self.train_dataset if split == "train" else self.val_dataset
+            values = self.ref_values[split]
+            keys = [ds.rows[i]["ref_key"] for i in batch["pair_index"][pair_rows(batch)].tolist()]
+            ref = torch.tensor([values[key] for key in keys], dtype=torch.float32)
+        return ref if "branch" in batch.keys() else ref.view(-1)
 
     # ------------------------------------------------------------------ state
     def _write_json(self, name: str, payload: dict, directory: str | None = None) -> None:
@@ -481,6 +563,19 @@ class DPOTrainer:
             print(f"[specs-dpo] checkpoint for GRPO: actor_rollout_ref.model.path={final}")
 
 
+def single_process_environment() -> None:
+    """Without torchrun's variables, run as the only process of a one-rank group (no launcher process)."""
+    if "RANK" in os.environ or "WORLD_SIZE" in os.environ:
+        return
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    os.environ.update({"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1",
+                       "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
+
+
 def run(config, dpo: DPOConfig | None = None, data: DPODataConfig | None = None) -> None:
     from verl.utils.distributed import destroy_global_process_group, initialize_global_process_group
 
@@ -489,6 +584,7 @@ def run(config, dpo: DPOConfig | None = None, data: DPODataConfig | None = None)
     if dpo is None or data is None:
         dpo, data = load_settings(config)
     patch_text_only_vision_dummy()
+    single_process_environment()
     initialize_global_process_group()
     try:
         DPOTrainer(config, dpo, data).fit()

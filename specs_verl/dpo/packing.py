@@ -1,0 +1,83 @@
+"""The shared pair layout: one sequence `[prompt | chosen | last prompt token | rejected]` per pair.
+
+The prompt (system turn, instruction and image tokens) is computed once per pair and its image goes through the
+vision tower once. Rejected tokens must see the prompt and themselves only, never chosen, and sit at the positions
+they would have in their own sequence. Both facts are written into the text position ids alone:
+
+    input_ids  p_0 .. p_{P-1}  c_0 .. c_{C-1}  p_{P-1}  r_0 .. r_{R-1}
+    positions  0   .. P-1      P   .. P+C-1    P-1      P   .. P+R-1
+
+The copy of the last prompt token starts the rejected branch: its logits score r_0 (the prompt's own last token
+scores c_0), and it computes exactly what p_{P-1} computes (same token, same position, same visible keys). A
+position that does not continue its predecessor starts a branch; a branch sees its own earlier tokens and the
+keys of the first branch (prompt + chosen) whose position is below its own start, i.e. the prompt. Position 0
+starts a new sequence (padding, or several pairs packed in one row), so nothing crosses pairs. This needs no
+extra tensor through verl's engine: `branch_visibility` rebuilds the mask from the position ids every attention
+layer receives. The 3-D mRoPE ids of each branch are computed on its own full sequence (`get_rope_index`).
+
+`branch` marks each token: 0 not scored (prompt, the copy), 1 chosen, 2 rejected.
+"""
+
+from __future__ import annotations
+
+import torch
+
+CHOSEN, REJECTED = 1, 2
+
+
+def prompt_length(loss_mask: torch.Tensor) -> int:
+    """Prompt tokens of one sequence: everything before the first response token."""
+    nonzero = torch.nonzero(loss_mask, as_tuple=False)
+    if not len(nonzero):
+        raise ValueError("a sequence without response tokens cannot be packed")
+    return int(nonzero[0, 0])
+
+
+def pack_pair(chosen: dict, rejected: dict) -> dict:
+    """The two sequences of a pair (same prompt) -> the one shared row, with `branch`."""
+    p = prompt_length(chosen["loss_mask"])
+    if prompt_length(rejected["loss_mask"]) != p or not torch.equal(chosen["input_ids"][:p], rejected["input_ids"][:p]):
+        raise ValueError("chosen and rejected do not start with the same prompt tokens")
+    # the rejected branch: its sequence from the last prompt token on (ids and every row of the position ids)
+    tail = slice(p - 1, None)
+    n_rejected = rejected["input_ids"].shape[0] - p
+    branch = torch.cat([chosen["loss_mask"].long() * CHOSEN, torch.zeros(1, dtype=torch.long),
+                        torch.full((n_rejected,), REJECTED, dtype=torch.long)])
+    row = {
+        "input_ids": torch.cat([chosen["input_ids"], rejected["input_ids"][tail]]),
+        "position_ids": torch.cat([chosen["position_ids"], rejected["position_ids"][..., tail]], dim=-1),
+        "loss_mask": (branch > 0).long(),
+        "branch": branch,
+    }
+    if "multi_modal_inputs" in chosen:
+        row["multi_modal_inputs"] = chosen["multi_modal_inputs"]  # the prompt's image, once
+    return row
+
+
+def branch_visibility(positions: torch.Tensor) -> torch.Tensor:
+    """(B, L) text position ids -> (B, 1, L, L) bool, True where query i may attend to key j.
+
+    Causal within a sequence (a sequence starts at position 0); a later branch (a position that does not continue
+    its predecessor) sees itself and the first branch's keys below its start position, nothing else."""
+    b, n = positions.shape
+    device = positions.device
+    step = torch.ones_like(positions, dtype=torch.bool)
+    step[:, 1:] = positions[:, 1:] != positions[:, :-1] + 1
+    starts_sequence = positions == 0
+    starts_sequence[:, 0] = True
+    sequence = starts_sequence.long().cumsum(1)
+    segment = (step | starts_sequence).long().cumsum(1)
+    index = torch.arange(n, device=device).expand(b, n)
+    segment_start = torch.zeros_like(index).masked_scatter_(step | starts_sequence, index[step | starts_sequence])
+    segment_start = segment_start.cummax(1).values  # the index where each token's branch begins
+    start_position = positions.gather(1, segment_start)
+    first_segment = segment.gather(1, torch.zeros_like(index).masked_scatter_(
+        starts_sequence, index[starts_sequence]).cummax(1).values)  # the first branch of each token's sequence
+
+    q = (slice(None), slice(None), None)
+    k = (slice(None), None, slice(None))
+    causal = index[q] >= index[k]
+    same_sequence = sequence[q] == sequence[k]
+    same_branch = segment[q] == segment[k]
+    shared_prefix = (segment[k] == first_segment[q]) & (positions[k] < start_position[q])
+    return (causal & same_sequence & (same_branch | shared_prefix)).unsqueeze(1)
