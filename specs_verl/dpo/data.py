@@ -143,6 +143,21 @@ def _load_images(value: Any, base_dir: str) -> tuple[list, list[str]]:
     return images, digests
 
 
+def set_max_pixels(processor, max_pixels: int) -> None:
+    """Images above `max_pixels` are resized down by the processor (Qwen2-VL: fewer image tokens).
+    transformers 5 reads `size.longest_edge`; older image processors a `max_pixels` attribute."""
+    image_processor = getattr(processor, "image_processor", None)
+    size = getattr(image_processor, "size", None)
+    if hasattr(size, "longest_edge"):
+        size.longest_edge = int(max_pixels)
+    elif isinstance(size, dict) and "longest_edge" in size:
+        image_processor.size = {**size, "longest_edge": int(max_pixels)}
+    elif hasattr(image_processor, "max_pixels"):
+        image_processor.max_pixels = int(max_pixels)
+    else:
+        raise ValueError("data.max_pixels is set but the processor has no image processor with a pixel limit")
+
+
 def _to_chat(messages: list[dict]) -> list[dict]:
     """`<image>` placeholders in string content -> the typed content list processors expect."""
     out = []

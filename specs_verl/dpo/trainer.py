@@ -35,7 +35,7 @@ from omegaconf import OmegaConf
 from tensordict.tensorclass import NonTensorData
 
 from .config import DPOConfig, DPODataConfig, load_settings
-from .data import PreferenceDataset, collate_pairs, pair_rows
+from .data import PreferenceDataset, collate_pairs, pair_rows, set_max_pixels
 from .loss_fn import DPOLossFn, pair_logps, pair_statistics, pair_sums, reduce_metric_sums
 from .losses import LossOptions, resolve_losses
 from .ref_cache import RefLogpCache, reference_settings
@@ -187,13 +187,8 @@ class DPOTrainer:
     def _build_datasets(self):
         processor = self.model_config.processor or self.model_config.tokenizer
         data = self.data
-        image_processor = getattr(processor, "image_processor", None)
         if data.max_pixels is not None:
-            if image_processor is None or not hasattr(image_processor, "max_pixels"):
-                raise ValueError("data.max_pixels is set but the processor has no image processor with max_pixels")
-            image_processor.max_pixels = int(data.max_pixels)
-            if isinstance(getattr(image_processor, "size", None), dict) and "longest_edge" in image_processor.size:
-                image_processor.size = {**image_processor.size, "longest_edge": int(data.max_pixels)}
+            set_max_pixels(processor, data.max_pixels)
         show = self.rank == 0
         self.train_dataset = PreferenceDataset(_as_list(data.train_files), processor, data.max_length,
                                                self.dpo.on_bad_pair, show_progress=show)
