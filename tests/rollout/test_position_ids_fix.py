@@ -1,6 +1,7 @@
 """The guard for verl issue 7899: equal-length Qwen-VL batches keep correct position ids."""
 
 import pickle
+import sys
 
 import pytest
 import torch
@@ -11,7 +12,7 @@ from verl.utils import tensordict_utils as tu
 from verl.workers import engine_workers
 from verl.workers.engine import base as engine_base
 
-from specs_verl.rollout.position_ids_fix import is_equal_length_layout
+from specs_verl.rollout.position_ids_fix import has_the_bug, is_equal_length_layout, patch_module
 
 
 def position_ids(lengths):
@@ -63,3 +64,26 @@ def test_unequal_lengths_and_the_pickle_case_go_to_verls_own_fix_unchanged():
 def test_the_workers_call_the_guarded_function():
     for module in (tu, engine_workers, engine_base):
         assert getattr(module.maybe_fix_3d_position_ids, "_specs_fix_7899", False), module.__name__
+
+
+def _fake_tensordict_utils(fix):
+    module = type(sys)("fake_tensordict_utils")
+    module.maybe_fix_3d_position_ids = fix
+    module.nested_tensor_from_tensor_list = tu.nested_tensor_from_tensor_list
+    return module
+
+
+def test_the_guard_is_installed_only_where_verls_function_has_the_bug():
+    original = tu.maybe_fix_3d_position_ids.__wrapped__  # verl 0.9.1's own function
+    assert has_the_bug(original)
+    buggy = _fake_tensordict_utils(original)
+    patch_module(buggy)
+    assert getattr(buggy.maybe_fix_3d_position_ids, "_specs_fix_7899", False)
+
+    def fixed_upstream(data):  # a verl that leaves an equal-length layout alone (PR 7901)
+        pass
+
+    assert not has_the_bug(fixed_upstream)
+    fixed = _fake_tensordict_utils(fixed_upstream)
+    patch_module(fixed)
+    assert fixed.maybe_fix_3d_position_ids is fixed_upstream
