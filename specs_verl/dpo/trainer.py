@@ -98,6 +98,36 @@ def resolve_packing(requested: str, model_type: str, model: dict) -> tuple[str, 
     return "separate", "; ".join(problems)
 
 
+def restore_attention_setting(hf_dir: str, original: str | None) -> None:
+    """A saved config.json names the user's attention implementation, not ours: `specs_pair_sdpa` exists only
+    in a process that registered it, and GRPO (or anyone) loading the checkpoint must not need it."""
+    import tempfile
+
+    from .attention import NAME
+
+    path = os.path.join(hf_dir, "config.json")
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        cfg = json.load(f)
+
+    def fix(node: dict) -> None:
+        for key, value in list(node.items()):
+            if isinstance(value, dict):
+                fix(value)
+            elif key in ("attn_implementation", "_attn_implementation") and value == NAME:
+                if original is None:
+                    del node[key]
+                else:
+                    node[key] = original
+
+    fix(cfg)
+    fd, tmp = tempfile.mkstemp(prefix="config.json.", suffix=".tmp", dir=hf_dir)
+    with os.fdopen(fd, "w") as f:
+        json.dump(cfg, f, indent=2)
+    os.replace(tmp, path)
+
+
 def model_section(config, dpo: DPOConfig) -> tuple[dict, str, bool]:
     """verl's `model` section without our keys, with the attention function the packing needs; the packing;
     and whether the vision tower is frozen."""
@@ -125,6 +155,8 @@ class DPOTrainer:
         self.config = config
         self.rank = dist.get_rank()
         self.dpo, self.data = dpo, data
+        self.user_attention = (OmegaConf.to_container(config.model, resolve=True).get("override_config")
+                               or {}).get("attn_implementation")
         self.model_cfg, packing, self.freeze_vision_tower = model_section(config, dpo)
         self.packing = packing.split(" ")[0]
         if self.rank == 0:
@@ -147,8 +179,6 @@ class DPOTrainer:
         self.training_client = self._build_worker(self.model_config, self.engine_config, self.optimizer_config)
         self.training_client.set_loss_fn(loss_fn=self.loss_fn)
         self.engine = self.training_client.engine
-        if self.freeze_vision_tower:
-            self._freeze_vision_tower()
         self.dp_rank = self.engine.get_data_parallel_rank()
         self.dp_size = self.engine.get_data_parallel_size()
         self._build_dataloaders()
@@ -157,6 +187,8 @@ class DPOTrainer:
             len(self.train_loader) * config.trainer.total_epochs)
         self.optimizer_config.total_training_steps = self.total_training_steps
         self.training_client.reset()
+        if self.freeze_vision_tower:  # the engine builds its module in reset()
+            self._freeze_vision_tower()
         self.reference_client = self._build_reference() if self.dpo.reference == "live" else None
 
         from verl.utils.checkpoint import CheckpointHandler
@@ -537,6 +569,8 @@ class DPOTrainer:
                 if last or (cfg.save_freq > 0 and step % cfg.save_freq == 0):
                     self.ckpt_handler.save_checkpoint(step=step)
                     if self.rank == 0:
+                        restore_attention_setting(os.path.join(os.path.dirname(self._dpo_state_path(step)),
+                                                               "huggingface"), self.user_attention)
                         self._save_dpo_state(step)
                         print(f"[specs-dpo] saved checkpoint {os.path.dirname(self._dpo_state_path(step))}",
                               flush=True)

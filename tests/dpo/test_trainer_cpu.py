@@ -1,6 +1,6 @@
 """The DPO trainer end to end on CPU: verl's FSDP2 engine with gloo, the tiny Qwen2.5-VL and tiny image pairs.
 
-Runs are shared between tests (module fixtures) because each is a real torchrun launch.
+Runs are shared between tests (module fixtures) because each is a real launch (one process, no torchrun).
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ STEPS = 6
 
 
 def dpo_args(model_dir, data_dir, out, nproc=1, *overrides, val=True):
+    """One process starts without torchrun (no launcher process); the pair packing is the default (shared)."""
+    launch = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"] if nproc > 1 else []
     return [
-        PYTHON, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "-m", "specs_verl.dpo",
+        PYTHON, *launch, "-m", "specs_verl.dpo",
         f"data.train_files={data_dir / 'pairs_train.parquet'}",
         f"data.val_files={data_dir / 'pairs_val.parquet'}" if val else "data.val_files=null",
         f"model.path={model_dir}", "data.train_batch_size=8", "data.micro_batch_size_per_gpu=2",
@@ -62,7 +64,8 @@ def runs(tiny_model_dir, tiny_data_dir, tmp_path_factory):
     out = {}
     for name, extra in (("A", ["dpo.sft_weight=1.0"]), ("B", ["dpo.sft_weight=0.0"])):
         out[name] = root / name
-        run_cmd(dpo_args(tiny_model_dir, tiny_data_dir, out[name], 1, *extra), env, cwd=root, timeout=600)
+        out[name + "_log"] = run_cmd(dpo_args(tiny_model_dir, tiny_data_dir, out[name], 1, *extra), env, cwd=root,
+                                     timeout=600).stdout
     return out
 
 
@@ -191,16 +194,29 @@ def test_resume_after_sigkill_continues_the_same_run(runs, tiny_model_dir, tiny_
 
 
 def test_images_reach_the_model(runs, tiny_model_dir, tiny_data_dir, tmp_path):
-    """The same pairs with the images rotated between rows give different log-probs."""
+    """The same pairs with the images rotated between rows give different log-probs. The run freezes the vision
+    tower: its weights (projector included) come out as they went in, the language model's do not."""
     frame = pd.read_parquet(tiny_data_dir / "pairs_train.parquet")
     frame["images"] = list(frame["images"].iloc[1:]) + [frame["images"].iloc[0]]
     data = tmp_path / "data"
     data.mkdir()
     frame.to_parquet(data / "pairs_train.parquet")
     out = tmp_path / "swapped"
-    run_cmd(dpo_args(tiny_model_dir, data, out, 1, "trainer.total_training_steps=1", val=False),
-            cpu_subprocess_env(tmp_path), cwd=tmp_path, timeout=600)
+    log = run_cmd(dpo_args(tiny_model_dir, data, out, 1, "trainer.total_training_steps=1",
+                           "model.freeze_vision_tower=True", val=False),
+                  cpu_subprocess_env(tmp_path), cwd=tmp_path, timeout=600).stdout
     original, swapped = ref_cache(runs["A"])["train"], ref_cache(out)["train"]
     assert set(original) == set(swapped)
     differ = sum(abs(original[p][0] - swapped[p][0]) > 1e-4 for p in original)
     assert differ > len(original) // 2
+
+    assert "vision tower frozen" in log
+    initial, trained = weights(tiny_model_dir), weights(out / "global_step_1" / "huggingface")
+    vision = [k for k in initial if ".visual." in f".{k}"]
+    assert vision and any("merger" in k for k in vision)
+    assert all(torch.equal(trained[k], initial[k]) for k in vision)
+    assert sum(not torch.equal(trained[k], initial[k]) for k in initial if k not in vision) > 10
+
+
+def test_default_packing_is_shared(runs):
+    assert "[specs-dpo] pair packing: shared (supported)" in runs["A_log"]
