@@ -98,7 +98,9 @@ def growth(fn, make, n: int, repeats: int = 5) -> float:
 
 @pytest.mark.parametrize("name", sorted(ADVERSARIAL))
 def test_linear_time_on_adversarial_input(name):
-    ratio = growth(_check_all_profiles, ADVERSARIAL[name], 20_000)
+    # both sizes past the CPU caches (100k and 1M characters): from 20k to 200k the per-item floods cross the
+    # L2 size and a linear scan measures up to ~33x here, by memory effects alone
+    ratio = growth(_check_all_profiles, ADVERSARIAL[name], 100_000)
     assert ratio < GROWTH_BOUND, (name, ratio)
 
 
