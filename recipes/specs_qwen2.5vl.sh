@@ -24,9 +24,13 @@
 #   ZERO_MODEL   skip 1a and use this zero model                        (unset)
 #   JUDGE_URL, JUDGE_MODEL  OpenAI-compatible consistency judge for 1b (key in $OPENAI_API_KEY)   (unset: no judge)
 #   STAGES       which stages to run                                    "zero pairs coldstart rl"
-#   ID_SOURCES / OOD_SOURCES  data_source names for GF                  from the validation files
-# Paper settings for stage 3: 8 samples per prompt, lr 1e-6, no KL, clip-higher (0.28), max response 10,240,
-# rollout batch 128 prompts (scaled down to 16 per GPU when fewer GPUs are given).
+#   ID_SOURCES / OOD_SOURCES  data_source names for GF                  from the validation files (an error
+#                                                                       if they cannot be read)
+#   ROLLOUT_N, GRPO_LR, CLIP_HIGH   change a paper setting                (unset: the preset's)
+#   MAX_RESPONSE GRPO's response and 1b's sampling budget, in tokens   10240
+# The paper's GRPO settings (8 samples per prompt, lr 1e-6, no KL, clip-higher 0.28, max response 10,240, the
+# specs reward) come from the preset specs_verl/config/grpo_specs.yaml; the rollout batch of 128 prompts is
+# scaled down to 16 per GPU when fewer GPUs are given.
 set -euo pipefail
 source "$(dirname "$0")/lib/pipeline.sh"
 parse_common_args "$@"
@@ -42,18 +46,23 @@ BASE_MODEL="$MODEL"
 TRAIN_FILE="${TRAIN_FILE:-$DATA_DIR/train.parquet}"
 mapfile -t VAL_FILES < <(ls "$DATA_DIR"/val_id.parquet "$DATA_DIR"/val_ood_*.parquet 2>/dev/null || true)
 [[ ${#VAL_FILES[@]} -gt 0 ]] || VAL_FILES=("$DATA_DIR/val_id.parquet")
-ID_SOURCES="${ID_SOURCES:-$("$PY" -c "import sys,pandas as pd; print(','.join(sorted(set(pd.read_parquet(sys.argv[1]).data_source))))" "$DATA_DIR/val_id.parquet" 2>/dev/null || echo virl39k)}"
-OOD_SOURCES="${OOD_SOURCES:-$("$PY" -c "import sys,pandas as pd; print(','.join(sorted({s for f in sys.argv[1:] for s in pd.read_parquet(f).data_source})))" "$DATA_DIR"/val_ood_*.parquet 2>/dev/null || echo mathvista,mathverse,mathvision,mmmu)}"
+if stage_wanted rl; then  # GF's sources: the data_source names of the validation files (stage 3 only)
+  [[ -n "${ID_SOURCES:-}" ]] || ID_SOURCES="$("$PY" -m specs_verl.recipes data-sources "$DATA_DIR/val_id.parquet")" \
+    || die "cannot name GF's ID sources (see above): prepare $DATA_DIR (data_tools/prepare_data.py) or set ID_SOURCES"
+  if [[ -z "${OOD_SOURCES:-}" ]]; then
+    mapfile -t ood_files < <(ls "$DATA_DIR"/val_ood_*.parquet 2>/dev/null || true)
+    (( ${#ood_files[@]} )) || die "cannot name GF's OOD sources: no $DATA_DIR/val_ood_*.parquet; set OOD_SOURCES"
+    OOD_SOURCES="$("$PY" -m specs_verl.recipes data-sources "${ood_files[@]}")" \
+      || die "cannot name GF's OOD sources (see above): fix the file or set OOD_SOURCES"
+  fi
+fi
 
 TOTAL_GPUS=$(( NGPUS * NNODES ))
 ROLLOUT_BATCH="${ROLLOUT_BATCH:-$(( TOTAL_GPUS * 16 < 128 ? TOTAL_GPUS * 16 : 128 ))}"
 PPO_MINI_BATCH="${PPO_MINI_BATCH:-$(( ROLLOUT_BATCH / 2 ))}"
 MICRO_BATCH="${MICRO_BATCH:-2}"
-ROLLOUT_N="${ROLLOUT_N:-8}"
-GRPO_LR="${GRPO_LR:-1e-6}"
-CLIP_HIGH="${CLIP_HIGH:-0.28}"
 MAX_PROMPT="${MAX_PROMPT:-4096}"
-MAX_RESPONSE="${MAX_RESPONSE:-10240}"
+MAX_RESPONSE="${MAX_RESPONSE:-10240}"  # the preset's response budget, also stage 1b's sampling budget
 ZERO_STEPS="${ZERO_STEPS:-100}"
 RL_STEPS="${RL_STEPS:-800}"
 RL_TEST_FREQ="${RL_TEST_FREQ:-50}"
@@ -63,13 +72,12 @@ SAMPLE_BACKEND="${SAMPLE_BACKEND:-vllm}"
 PAIR_MODE="${PAIR_MODE:-decoupled}"
 read -ra SAMPLE_ARGS <<< "${SAMPLE_EXTRA_ARGS:---tp 1}"
 read -ra PAIR_ARGS <<< "${PAIR_EXTRA_ARGS:-}"
-GRPO_CONFIG=grpo
-GRPO_ENTRY=()
-GRPO_PRESET=(
-  "algorithm.adv_estimator=grpo" "actor_rollout_ref.rollout.name=vllm"
+GRPO_CONFIG=grpo_specs
+GRPO_MACHINE=(  # this machine's keys; the paper's settings are the preset's
+  "actor_rollout_ref.rollout.name=vllm"
   "actor_rollout_ref.rollout.tensor_model_parallel_size=${ROLLOUT_TP:-2}"
   "actor_rollout_ref.rollout.gpu_memory_utilization=0.6" "actor_rollout_ref.model.use_remove_padding=True"
-  "actor_rollout_ref.model.enable_gradient_checkpointing=True" "actor_rollout_ref.actor.loss_agg_mode=token-mean"
+  "actor_rollout_ref.model.enable_gradient_checkpointing=True"
   "actor_rollout_ref.actor.fsdp_config.param_offload=False" "data.filter_overlong_prompts=True"
   "trainer.n_gpus_per_node=$NGPUS" "trainer.nnodes=$NNODES" "trainer.logger=[console,file]"
 )
@@ -77,7 +85,7 @@ export DPO_ARGS="${DPO_ARGS:-} trainer.nnodes=$NNODES"
 export NGPUS
 
 print_knobs MODEL DATA_DIR OUT_DIR NGPUS NNODES COLD_START ZERO_MODEL JUDGE_URL JUDGE_MODEL STAGES ID_SOURCES OOD_SOURCES \
-  ROLLOUT_BATCH PPO_MINI_BATCH ROLLOUT_N ZERO_STEPS RL_STEPS
+  ROLLOUT_BATCH PPO_MINI_BATCH ZERO_STEPS RL_STEPS
 [[ "$DRY_RUN" == 1 ]] && say "dry run: commands are printed and configs composed; nothing runs"
 
 stage_wanted zero && stage_zero

@@ -3,11 +3,14 @@
 Select it with `trainer.v1.trainer_mode=specs_sync` (verl's V1 trainer, the default `trainer.use_v1=true`) and
 name the validation sets by their `data_source`:
 
-    python -m verl.trainer.main_ppo ... trainer.v1.trainer_mode=specs_sync \\
-        data.val_files="[id_val.parquet,ood_a.parquet,ood_b.parquet]" trainer.val_before_train=True \\
-        +specs.gf.id_sources="[geo3k]" +specs.gf.ood_sources="[chartqa,docvqa]"
+    python -m verl.trainer.main_ppo --config-path=pkg://specs_verl.config --config-name=grpo_specs ... \\
+        trainer.v1.trainer_mode=specs_sync trainer.val_before_train=True \\
+        data.val_files="[id_val.parquet,ood_a.parquet,ood_b.parquet]" \\
+        specs.gf.id_sources="[geo3k]" specs.gf.ood_sources="[chartqa,docvqa]"
 
-Config (section `specs.gf`):
+Config (section `specs.gf`, declared with these defaults in specs_verl/config/paper_grpo.yaml, so the presets
+take it without `+`; on verl's own ppo_trainer.yaml write `+specs.gf.id_sources=...`). GF is off while
+id_sources and ood_sources are both null:
     id_sources:   data_source names of the in-distribution validation sets (equal weights).      required
     ood_sources:  data_source names of the out-of-distribution validation sets.                  required
     ood_weights:  one weight per OOD source (a list aligned with ood_sources, or source: weight). equal
@@ -24,7 +27,8 @@ val-core/specs/g_ood, val-core/specs/id_score, val-core/specs/ood_score, val-cor
 baseline as val-aux/specs/base/<source>. Scores are verl's per-source means (fractions for acc), so GF is a
 fraction too.
 
-`import verl` imports this module through the plugin, which registers the trainer by name.
+The plugin imports this module when verl loads its trainer registry (`verl.trainer.ppo.v1`), which registers the
+trainer by name; a verl process that never builds a trainer does not import it.
 """
 
 from __future__ import annotations
@@ -61,9 +65,10 @@ class GFTracker:
 
     @classmethod
     def from_config(cls, config: DictConfig) -> GFTracker | None:
-        """None when the config has no `specs.gf` section. Fails early when no baseline can exist."""
+        """None when the config has no `specs.gf` section, or one with neither id_sources nor ood_sources (the
+        presets' declared default). Fails early when only one is given or no baseline can exist."""
         section = OmegaConf.select(config, "specs.gf", default=None)
-        if section is None:
+        if section is None or (section.get("id_sources") is None and section.get("ood_sources") is None):
             return None
         cfg = OmegaConf.to_container(section, resolve=True)
         spec = GFSpec.from_mapping(cfg)
@@ -127,7 +132,7 @@ class SpecsPPOTrainerSync(PPOTrainerSync):
         super().__init__(config)
         self.specs_gf = GFTracker.from_config(config)
         if self.specs_gf is None:
-            logger.warning("specs_sync: no specs.gf section in the config; validation runs without GF")
+            logger.warning("specs_sync: specs.gf.id_sources and ood_sources are not set; validation runs without GF")
 
     def _val_metrics_update(self, *args, **kwargs) -> dict[str, float]:
         metrics = super()._val_metrics_update(*args, **kwargs)

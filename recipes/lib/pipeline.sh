@@ -110,7 +110,7 @@ check_config() {
 # cpu_overrides sft|grpo: verl's CPU settings (specs_verl.platform.overrides), when VERL_PLATFORM=cpu
 cpu_overrides() {
   [[ "${VERL_PLATFORM:-}" == cpu ]] || return 0
-  "$PY" -c "import sys; from specs_verl.platform.overrides import SFT_CPU, GRPO_CPU; print('\n'.join(SFT_CPU if sys.argv[1] == 'sft' else GRPO_CPU))" "$1"
+  "$PY" -m specs_verl.platform "$1" --overrides-only
 }
 
 # plan PATH: this stage will write PATH. need PATH: a later stage reads it; it must be planned or exist.
@@ -133,32 +133,39 @@ output_of() {  # output_of DIR PLACEHOLDER: what a finished stage recorded, or (
 hf_weights() { "$PY" -m specs_verl.recipes hf-dir "$1"; }
 
 # ---------------------------------------------------------------- GRPO (stages 1a and 3)
-# grpo MODEL OUT_DIR STEPS EXTRA...: verl's main_ppo with the specs reward (0.5 format + 1.0 accuracy).
+# knob_overrides KEY=VAR...: KEY=<value of VAR> for each knob VAR that is set; an unset knob keeps the preset's value
+knob_overrides() {
+  local pair var
+  for pair in "$@"; do var="${pair#*=}"; [[ -n "${!var:-}" ]] && printf '%s=%s\n' "${pair%%=*}" "${!var}"; done
+  return 0
+}
+
+# grpo MODEL OUT_DIR STEPS EXTRA...: verl's main_ppo on the preset GRPO_CONFIG (specs_verl/config: grpo_specs on
+# GPUs, grpo_cpu on CPU), which holds the paper's settings (no KL, clip-higher, 8 samples, lr 1e-6, the specs
+# reward, hf weights in every checkpoint). The recipe adds the data, the model, the sizes and its machine's keys.
 grpo() {
   local model="$1" out="$2" steps="$3"; shift 3
+  local knobs; mapfile -t knobs < <(knob_overrides "actor_rollout_ref.rollout.n=ROLLOUT_N" \
+    "actor_rollout_ref.actor.optim.lr=GRPO_LR" "actor_rollout_ref.actor.clip_ratio_high=CLIP_HIGH" \
+    "data.max_prompt_length=MAX_PROMPT" "data.max_response_length=MAX_RESPONSE" "data.train_batch_size=ROLLOUT_BATCH")
   local args=(
     "data.train_files=$TRAIN_FILE" "data.val_files=[$(IFS=,; echo "${VAL_FILES[*]}")]"
-    "data.train_batch_size=$ROLLOUT_BATCH" "data.max_prompt_length=$MAX_PROMPT" "data.max_response_length=$MAX_RESPONSE"
     "data.image_key=images" "actor_rollout_ref.model.path=$model"
-    "actor_rollout_ref.actor.optim.lr=$GRPO_LR" "actor_rollout_ref.actor.ppo_mini_batch_size=$PPO_MINI_BATCH"
+    "actor_rollout_ref.actor.ppo_mini_batch_size=$PPO_MINI_BATCH"
     "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=$MICRO_BATCH"
     "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=$MICRO_BATCH"
     "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=$MICRO_BATCH"
-    "actor_rollout_ref.rollout.n=$ROLLOUT_N"
-    # the paper: no KL penalty, DAPO-style clip-higher
-    "actor_rollout_ref.actor.use_kl_loss=False" "algorithm.use_kl_in_reward=False"
-    "actor_rollout_ref.actor.clip_ratio_low=0.2" "actor_rollout_ref.actor.clip_ratio_high=$CLIP_HIGH"
-    "actor_rollout_ref.actor.checkpoint.save_contents=[model,optimizer,extra,hf_model]"
-    "reward.reward_manager.name=specs"
+    "${knobs[@]}"
     "trainer.total_training_steps=$steps" "trainer.save_freq=$steps" "trainer.default_local_dir=$out"
-    "trainer.project_name=specs" "trainer.experiment_name=$(basename "$out")"
-    "${GRPO_PRESET[@]}" "$@"
+    "trainer.experiment_name=$(basename "$out")"
+    "${GRPO_MACHINE[@]}" "$@"
   )
   check_config "$GRPO_CONFIG" "${args[@]}"
   plan "$(marker "$out")"
   # verl's `file` logger (when trainer.logger has it) writes the metrics JSONL next to the checkpoints
   VERL_FILE_LOGGER_PATH="$out/metrics.jsonl" run_logged "$out/grpo.log" --total "$steps" -- \
-    "$PY" -m verl.trainer.main_ppo "${GRPO_ENTRY[@]}" "${args[@]}" || die "GRPO failed; log: $out/grpo.log"
+    "$PY" -m verl.trainer.main_ppo --config-path=pkg://specs_verl.config --config-name="$GRPO_CONFIG" "${args[@]}" \
+    || die "GRPO failed; log: $out/grpo.log"
   [[ "$DRY_RUN" == 1 ]] && return
   mark_done "$out" "$(hf_weights "$out")"
   done_line "weights $(cat "$(marker "$out")")"
@@ -191,7 +198,7 @@ stage_pairs() {  # 1b: sample zero and base, grade, judge, supplement, pollute -
   done
   local judge=(--judge none)
   [[ -n "${JUDGE_URL:-}" ]] && judge=(--judge openai --judge-url "$JUDGE_URL" --judge-model "${JUDGE_MODEL:?JUDGE_MODEL must be set with JUDGE_URL}")
-  run_logged "$out/pair.log" --show '^(wrote |warning|WARNING)' -- \
+  run_logged "$out/pair.log" --show '^(wrote |warning: )' -- \
     "$PY" -m specs_verl.selfdistill pair --chosen "$OUT_DIR/samples/zero" --rejected "$OUT_DIR/samples/base" \
       --data "$TRAIN_FILE" --out "$out/pairs.parquet" --mode "$PAIR_MODE" "${judge[@]}" "${PAIR_ARGS[@]}" \
       || die "pairing failed; log: $out/pair.log"
@@ -216,7 +223,8 @@ stage_rl() {  # 3: GRPO from the cold-started model, GF (ID vs OOD) in every val
   is_done "$out" && { say "3 GRPO: complete ($(cat "$(marker "$out")"))"; return; }
   start="$(output_of "$OUT_DIR/coldstart/$COLD_START" "$OUT_DIR/coldstart/$COLD_START/global_step_N/huggingface")"
   say "3 GRPO from the $COLD_START cold start ($start) for $RL_STEPS steps, GF on $ID_SOURCES vs $OOD_SOURCES -> $out"
+  local metric; mapfile -t metric < <(knob_overrides "specs.gf.metric=GF_METRIC")
   grpo "$start" "$out" "$RL_STEPS" "trainer.v1.trainer_mode=specs_sync" "trainer.val_before_train=True" \
-       "trainer.test_freq=$RL_TEST_FREQ" "+specs.gf.id_sources=[$ID_SOURCES]" "+specs.gf.ood_sources=[$OOD_SOURCES]" \
-       "+specs.gf.metric=${GF_METRIC:-acc}" "trainer.logger=[console,file]"
+       "trainer.test_freq=$RL_TEST_FREQ" "specs.gf.id_sources=[$ID_SOURCES]" "specs.gf.ood_sources=[$OOD_SOURCES]" \
+       "${metric[@]}" "trainer.logger=[console,file]"
 }

@@ -7,7 +7,9 @@ override of the same key always wins. For verl's own commands (`verl.trainer.sft
 
 from __future__ import annotations
 
+import functools
 import os
+from pathlib import Path
 
 
 def is_cpu() -> bool:
@@ -41,41 +43,40 @@ SFT_CPU = (
     "trainer.logger=[console]",
 )
 
-# verl's main_ppo (GRPO) with the `hf` rollout. The same settings as the preset specs_verl/config/grpo_cpu.yaml
-# (`--config-path=pkg://specs_verl.config --config-name=grpo_cpu`, which also sets algorithm.adv_estimator=grpo);
-# tests/rollout/test_preset.py keeps the two in step.
-GRPO_CPU = (
-    "trainer.device=cpu",
-    "actor_rollout_ref.rollout.name=hf",
-    "actor_rollout_ref.model.use_remove_padding=False",
-    "actor_rollout_ref.model.enable_gradient_checkpointing=False",
-    "+actor_rollout_ref.model.override_config.attn_implementation=sdpa",
-    "actor_rollout_ref.actor.strategy=fsdp2",
-    "actor_rollout_ref.ref.strategy=fsdp2",
-    "actor_rollout_ref.actor.fsdp_config.strategy=fsdp2",
-    "actor_rollout_ref.ref.fsdp_config.strategy=fsdp2",
-    "actor_rollout_ref.actor.use_torch_compile=False",
-    "actor_rollout_ref.ref.use_torch_compile=False",
-    "actor_rollout_ref.actor.fsdp_config.use_torch_compile=False",
-    "actor_rollout_ref.ref.fsdp_config.use_torch_compile=False",
-    "actor_rollout_ref.rollout.tensor_model_parallel_size=1",
-    "actor_rollout_ref.rollout.agent.num_workers=1",
-    # float32 on both sides: on CPU bf16 saves nothing, and rollout and actor log-probs then agree to ~1e-6
-    # (verl's FSDP engine computes in bf16 unless told; reduce and buffer dtypes already default to fp32)
-    "+actor_rollout_ref.actor.fsdp_config.mixed_precision.param_dtype=fp32",
-    "+actor_rollout_ref.ref.fsdp_config.mixed_precision.param_dtype=fp32",
-    "actor_rollout_ref.rollout.dtype=float32",
-    "data.dataloader_num_workers=0",
-    "reward.num_workers=1",
-    "trainer.n_gpus_per_node=1",
-    "trainer.nnodes=1",
-    "trainer.logger=[console]",
-    # TransferQueue starts ~9 actors that each reserve a CPU: give Ray more logical CPUs than cores, declare
-    # one logical GPU (verl sizes its resource pool from accelerators) and use a single storage unit.
-    "ray_kwargs.ray_init.num_cpus=32",
-    "+ray_kwargs.ray_init.num_gpus=1",
-    "transfer_queue.backend.SimpleStorage.num_data_storage_units=1",
-)
+# verl's main_ppo (GRPO) with the `hf` rollout: the keys of specs_verl/config/grpo_cpu.yaml itself (what it adds
+# to grpo_specs), read from that file as `++key=value` overrides (`++`: set whether or not verl's tree has the key),
+# so a verl command built on any ppo_trainer config gets the same CPU settings as the preset.
+GRPO_CPU_PRESET = Path(__file__).resolve().parents[1] / "config" / "grpo_cpu.yaml"
+
+
+@functools.cache
+def grpo_cpu_overrides() -> tuple[str, ...]:
+    from omegaconf import OmegaConf
+
+    own = OmegaConf.to_container(OmegaConf.load(GRPO_CPU_PRESET), resolve=False)
+    own.pop("hydra", None)
+    own.pop("defaults", None)
+    return tuple(f"++{key}={_hydra_value(value)}" for key, value in _leaves(own))
+
+
+def _leaves(tree: dict, prefix: str = ""):
+    for key, value in tree.items():
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def _hydra_value(value) -> str:
+    if isinstance(value, list):
+        return "[" + ",".join(_hydra_value(v) for v in value) + "]"
+    return "null" if value is None else str(value)
+
+
+def __getattr__(name: str):
+    if name == "GRPO_CPU":  # read on first use: importing this module reads no file and imports no omegaconf
+        return grpo_cpu_overrides()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _key(override: str) -> str:
@@ -93,4 +94,4 @@ def sft_overrides(user: list[str]) -> list[str]:
 
 
 def grpo_overrides(user: list[str]) -> list[str]:
-    return merge_overrides(GRPO_CPU, user) if is_cpu() else list(user)
+    return merge_overrides(grpo_cpu_overrides(), user) if is_cpu() else list(user)

@@ -1,4 +1,5 @@
-"""`python -m specs_verl.recipes compose|hf-dir|pairs-to-sft|progress|summary`: what the bash recipes need from Python."""
+"""`python -m specs_verl.recipes compose|data-sources|hf-dir|pairs-to-sft|progress|gf-seeds|summary`: what the bash
+recipes need from Python."""
 
 from __future__ import annotations
 
@@ -11,9 +12,14 @@ from pathlib import Path
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m specs_verl.recipes", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("compose", help="compose a stage's hydra config with its overrides; fail on any error")
-    p.add_argument("kind", choices=["grpo", "grpo_cpu", "sft", "dpo"])
+    p = sub.add_parser("compose", help="compose a stage's hydra config with its overrides; fail on any error; "
+                                       "print the settings the stage will train with")
+    p.add_argument("kind", help="the presets grpo_specs, grpo_cpu, sft_coldstart, dpo (specs_verl/config), or "
+                                "verl's own grpo (ppo_trainer), sft (sft_trainer_engine)")
     p.add_argument("overrides", nargs="*")
+    p = sub.add_parser("data-sources", help="print the data_source names of RL parquet files, comma separated; "
+                                            "fail naming the file if one cannot be read or has none")
+    p.add_argument("files", nargs="+")
     p = sub.add_parser("hf-dir", help="print the latest huggingface/ weights directory of a verl output directory")
     p.add_argument("run_dir")
     p = sub.add_parser("pairs-to-sft", help="prompt + chosen of every pair -> verl multi-turn SFT parquet")
@@ -35,14 +41,24 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "compose":
-        from .compose import compose_config
+        from .compose import compose_config, settings
 
         try:
-            compose_config(args.kind, args.overrides)
+            config = compose_config(args.kind, args.overrides)
         except Exception as e:  # hydra / omegaconf / verl dataclass errors, shown as one message
             print(f"config check failed for {args.kind}: {type(e).__name__}: {e}", file=sys.stderr)
             return 1
-        print(f"config ok: {args.kind} ({len(args.overrides)} overrides)")
+        shown = settings(args.kind, config)
+        print(f"config ok: {args.kind} ({len(args.overrides)} overrides){': ' + shown if shown else ''}")
+        return 0
+    if args.command == "data-sources":
+        from .data_sources import DataSourceError, data_sources
+
+        try:
+            print(",".join(data_sources(args.files)))
+        except DataSourceError as e:
+            print(f"data-sources: {e}", file=sys.stderr)
+            return 1
         return 0
     if args.command == "hf-dir":
         from .checkpoints import latest_hf_dir

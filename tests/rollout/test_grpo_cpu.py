@@ -130,6 +130,8 @@ def run_a(tiny_model_dir, tiny_data_dir, tmp_path_factory) -> Run:
     command = grpo_command(
         tiny_model_dir, train, [tiny_data_dir / "rl_val_id.parquet", tiny_data_dir / "rl_val_ood_choice.parquet"],
         root, ray_dir,
+        # verl's naive manager with a shaped reward (the preset's `specs` reward would score these all alike)
+        "reward.reward_manager.name=naive",
         f"reward.custom_reward_function.path={REPO / 'tests' / 'rollout' / 'shaped_reward.py'}",
         "actor_rollout_ref.rollout.ignore_eos=True",  # every response runs to the length limit
         f"trainer.total_training_steps={STEPS_A}", "trainer.val_before_train=False",
@@ -226,8 +228,8 @@ def run_b(dpo_checkpoint, tiny_data_dir, tmp_path_factory) -> Run:
         dpo_checkpoint, tiny_data_dir / "rl_train.parquet",
         [tiny_data_dir / "rl_val_id.parquet", tiny_data_dir / "rl_val_ood_choice.parquet"], root, ray_dir,
         "reward.reward_manager.name=specs",
-        "trainer.v1.trainer_mode=specs_sync", "+specs.gf.id_sources=[tiny_count]",
-        "+specs.gf.ood_sources=[tiny_choice]",
+        "trainer.v1.trainer_mode=specs_sync", "specs.gf.id_sources=[tiny_count]",  # declared by the preset: no `+`
+        "specs.gf.ood_sources=[tiny_choice]",
         f"trainer.total_training_steps={STEPS_B}", "trainer.val_before_train=True",
         f"trainer.test_freq={STEPS_B}", f"trainer.save_freq={STEPS_B}",
     )
