@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 PROBE = """
 import json, os, verl
 from verl.plugin.platform.platform_manager import PlatformRegistry, get_platform
@@ -30,6 +32,7 @@ def _probe(env_extra: dict) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # a fresh interpreter imports verl
 def test_import_verl_registers_cpu_platform_but_leaves_verl_alone_by_default():
     probe = _probe({})
     assert "cpu" in probe["platforms"]
@@ -41,6 +44,7 @@ def test_import_verl_registers_cpu_platform_but_leaves_verl_alone_by_default():
     assert probe["engine_device"] is None
 
 
+@pytest.mark.slow
 def test_cpu_platform_selected_applies_its_scoped_patches():
     probe = _probe({"VERL_PLATFORM": "cpu"})
     assert probe["platform"] == "cpu"

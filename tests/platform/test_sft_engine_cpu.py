@@ -9,6 +9,9 @@ import torch
 from specs_verl.platform import SFT_CPU
 from tests.conftest import PYTHON, cpu_subprocess_env, run_cmd
 
+pytestmark = pytest.mark.slow  # torchrun runs of verl's SFT trainer
+
+
 LOSS = re.compile(r"step:(\d+) - .*?train/loss:([-\d.e+naif]+)")
 
 

@@ -8,6 +8,8 @@ import pytest
 
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.slow  # every test runs a whole recipe in bash (20-40 s each)
+
 
 def composed(text: str, kind: str) -> list[dict[str, str]]:
     """The settings each `config ok: KIND (...): k=v ...` line of a dry run reports, in order."""

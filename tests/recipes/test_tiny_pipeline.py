@@ -18,6 +18,9 @@ import pytest
 
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.slow  # the whole tiny CPU pipeline
+
+
 SEEDS = ("0", "1")  # --quick
 RUNS = ("dpo", "dpo_nosft", "sft")
 

@@ -30,6 +30,9 @@ import torch
 from specs_verl.rollout.engine import weight_fingerprint
 from tests.conftest import PYTHON, REPO, cpu_subprocess_env, run_cmd
 
+pytestmark = pytest.mark.slow  # verl GRPO runs with Ray and torchrun
+
+
 STEPS_A = 2
 STEPS_B = 1
 RESPONSE_LENGTH = 8
