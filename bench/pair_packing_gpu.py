@@ -45,10 +45,12 @@ def build_model(args, device, dtype):
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
     if args.toy:
-        text = dict(hidden_size=64, intermediate_size=128, num_attention_heads=4, num_key_value_heads=2,
+        width = getattr(args, "toy_hidden", 64)  # the CPU sweep uses a wider toy
+        text = dict(hidden_size=width, intermediate_size=2 * width, num_attention_heads=width // 16,
+                    num_key_value_heads=width // 32,  # head size 16: mrope sections 2 + 3 + 3
                     num_hidden_layers=2, vocab_size=1000, rope_parameters={"rope_type": "default", "rope_theta":
                                                                             1e6, "mrope_section": [2, 3, 3]})
-        vision = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=64,
+        vision = dict(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=width,
                       fullatt_block_indexes=[1], window_size=112)
     else:  # Qwen2.5-VL-7B-Instruct's widths, fewer layers
         text = dict(hidden_size=3584, intermediate_size=18944, num_attention_heads=28, num_key_value_heads=4,

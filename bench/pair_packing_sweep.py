@@ -2,7 +2,7 @@
 the paper's lengths, and a measured sweep (bigger images, longer responses) on this machine's CPU.
 
     python bench/pair_packing_sweep.py --flops          # the FLOP model only (instant)
-    python bench/pair_packing_sweep.py [--json F]       # the FLOP model and the measured CPU sweep (~2 min)
+    python bench/pair_packing_sweep.py [--json F]       # the FLOP model and the measured CPU sweep (~3 min)
 
 FLOP model (per pair, one training step = forward + backward = 3 forward units; the cached reference pass adds
 1 forward unit to both layouts, so the end-to-end ratio is the same):
@@ -64,11 +64,11 @@ def measured_sweep(iters: int) -> list[str]:
     shared_attn = attention.register_pair_attention()
     lines = ["| image tokens | each response | prompt share | separate s/step | shared s/step | speed-up |",
              "|---:|---:|---:|---:|---:|---:|"]
-    base = argparse.Namespace(toy=True, checkpointing=False, pairs=2, warmup=1, iters=iters, peak_tflops=1.0,
-                              prompt_text=30)
+    base = argparse.Namespace(toy=True, toy_hidden=256, checkpointing=False, pairs=2, warmup=1, iters=iters,
+                              peak_tflops=1.0, prompt_text=30)
     model = gpu.build_model(base, torch.device("cpu"), torch.float32)
-    for grid_h, grid_w in ((4, 8), (8, 16), (16, 32)):
-        for response in (32, 128):
+    for grid_h, grid_w in ((8, 16), (16, 32), (32, 64)):
+        for response in (32, 128, 512):
             args = argparse.Namespace(**{**vars(base), "grid_h": grid_h, "grid_w": grid_w, "response": response})
             sides, pixels, grid = gpu.make_pair(args, model, torch.device("cpu"))
             times = {}
@@ -77,7 +77,7 @@ def measured_sweep(iters: int) -> list[str]:
                 times[layout] = gpu.measure(args, model, batch, torch.float32, torch.device("cpu"), packing,
                                             attn)["step_s"]
             image = grid_h * grid_w // 4
-            share = (image + 32 + 30) / (image + 32 + 30 + response)
+            share = (image + 32) / (image + 32 + response)  # 30 text tokens + vision start/end
             lines.append(f"| {image} | {response} | {share:.0%} | {times['separate']:.3f} | {times['shared']:.3f} | "
                          f"{times['separate'] / times['shared']:.2f}x |")
             print(lines[-1], flush=True)
@@ -94,8 +94,8 @@ def main(argv=None) -> int:
     print("FLOP model, Qwen2.5-VL-7B, one training step per pair:\n" + "\n".join(flops))
     sweep = [] if args.flops else measured_sweep(args.iters)
     if sweep:
-        print("\nmeasured on this CPU (toy Qwen2.5-VL widths, fp32, 2 pairs per step; the prompt holds ~30 text "
-              "tokens plus the image):\n" + "\n".join(sweep))
+        print("\nmeasured on this CPU (Qwen2.5-VL-shaped toy, text width 256, 2 + 2 layers, fp32, 2 pairs per step, "
+              "1 thread; the prompt holds 32 text tokens plus the image):\n" + "\n".join(sweep))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"flop_model": flops, "measured": sweep}, f, indent=2)

@@ -1,4 +1,6 @@
 """`torchrun --nproc-per-node=N -m specs_verl.dpo [hydra overrides]`: the SPECS DPO cold start on verl's engine.
+On one device `python -m specs_verl.dpo [hydra overrides]` is enough: without torchrun's variables the trainer
+starts a one-rank process group itself, so no launcher process holds memory.
 
 With VERL_PLATFORM=cpu the CPU settings (specs_verl.platform.overrides.SFT_CPU) are added by themselves;
 any override you pass wins. `python -m specs_verl.dpo --help` prints every dpo.* and data.* key with its help
@@ -19,6 +21,7 @@ def _with_cpu_overrides(argv: list[str]) -> list[str]:
 
 
 USAGE = """usage: torchrun --nproc-per-node=N -m specs_verl.dpo data.train_files=PAIRS.parquet [key=value ...]
+       python -m specs_verl.dpo data.train_files=PAIRS.parquet [key=value ...]   (one device, one process)
 
 The SPECS DPO cold start (arXiv 2510.25801, stage 2) on verl's FSDP engine. Every key of verl's
 sft_trainer_engine.yaml (model.*, engine.*, optim.*, checkpoint.*, trainer.*) works as there; the keys this

@@ -79,8 +79,9 @@ class DPOConfig(BaseConfig):
     pair_packing: Literal["auto", "shared", "separate"] = _help(
         "shared: each pair is one sequence [prompt | chosen | rejected] (rejected attends to the prompt and "
         "itself only), so the prompt and its image are computed once per pair; separate: two sequences per pair; "
-        "auto: shared where supported (Qwen2-VL / Qwen2.5-VL or a text model with model.use_remove_padding=False "
-        "and no sequence parallelism), separate elsewhere", default="auto")
+        "auto: shared where supported (Qwen2-VL / Qwen2.5-VL with model.use_remove_padding=False and no sequence "
+        "parallelism; the CPU settings), separate elsewhere; shared where unsupported stops with the reason",
+        default="auto")
     forward_micro_batch_size_per_gpu: Optional[int] = _help(
         "pairs per micro-batch of the forward-only passes (reference log-probs, validation); null: 4 x "
         "data.micro_batch_size_per_gpu (no activations are kept for a backward)", default=None)

@@ -16,9 +16,15 @@ extra tensor through verl's engine: `branch_visibility` rebuilds the mask from t
 layer receives. The 3-D mRoPE ids of each branch are computed on its own full sequence (`get_rope_index`).
 
 `branch` marks each token: 0 not scored (prompt, the copy), 1 chosen, 2 rejected.
+
+`branch_visibility` is the rule as a dense mask (the reference the tests hold the attention to); `attention_blocks`
+is the same rule as a few dense blocks per row, which is what the attention computes: the first branch causally
+on itself, every later branch on [the prompt's keys | its own keys, causally], runs of padding on themselves.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
@@ -81,3 +87,36 @@ def branch_visibility(positions: torch.Tensor) -> torch.Tensor:
     same_branch = segment[q] == segment[k]
     shared_prefix = (segment[k] == first_segment[q]) & (positions[k] < start_position[q])
     return (causal & same_sequence & (same_branch | shared_prefix)).unsqueeze(1)
+
+
+@dataclass(frozen=True)
+class Block:
+    """Queries [q0, q1) of one row attend to keys [p0, p0 + prefix) then [q0, q1) causally; `diagonal`: each query
+    to itself only (a run of padding tokens, each a sequence of its own)."""
+
+    q0: int
+    q1: int
+    p0: int = 0
+    prefix: int = 0
+    diagonal: bool = False
+
+
+def attention_blocks(positions: list[int]) -> list[Block]:
+    """The blocks that cover one row of text position ids in order (the `branch_visibility` rule)."""
+    blocks: list[Block] = []
+    n = len(positions)
+    t = first = first_end = 0
+    while t < n:
+        end = t + 1
+        while end < n and positions[end] == positions[end - 1] + 1:
+            end += 1
+        if positions[t] == 0:  # a new sequence: its first branch
+            first, first_end = t, end
+            if end - t == 1 and blocks and blocks[-1].diagonal and blocks[-1].q1 == t:
+                blocks[-1] = Block(blocks[-1].q0, end, diagonal=True)  # padding joins the run before it
+            else:
+                blocks.append(Block(t, end, diagonal=end - t == 1))
+        else:  # a later branch: the first branch's keys below its start position, then itself
+            blocks.append(Block(t, end, p0=first, prefix=min(positions[t], first_end - first)))
+        t = end
+    return blocks

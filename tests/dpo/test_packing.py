@@ -99,12 +99,37 @@ def loss_and_grads(model, pairs, packing, ref):
     return loss.item(), metrics, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
 
+def test_auto_packing_is_shared_only_where_supported():
+    from specs_verl.dpo.trainer import resolve_packing
+
+    cpu = {"use_remove_padding": False, "ulysses_sequence_parallel_size": 1}
+    assert resolve_packing("auto", "qwen2_5_vl", cpu)[0] == "shared"
+    assert resolve_packing("auto", "qwen2_5_vl", {**cpu, "use_remove_padding": True})[0] == "separate"
+    assert resolve_packing("auto", "llama", cpu)[0] == "separate"
+    assert resolve_packing("separate", "qwen2_5_vl", cpu)[0] == "separate"
+    with pytest.raises(ValueError, match="use_remove_padding=True"):
+        resolve_packing("shared", "qwen2_5_vl", {**cpu, "use_remove_padding": True})
+
+
 def test_block_mask_rule():
     # prompt 3 tokens, chosen 2, the copy of the last prompt token, rejected 2, then 2 padding tokens
     mask = branch_visibility(torch.tensor([[0, 1, 2, 3, 4, 2, 3, 4, 0, 0]]))[0, 0]
     assert mask[4].tolist() == [True] * 5 + [False] * 5  # chosen: prompt + chosen, causal
     assert mask[7].tolist() == [True, True, False, False, False, True, True, True, False, False]  # rejected
     assert mask[8].tolist() == [False] * 8 + [True, False]  # padding sees itself only
+
+
+def test_blockwise_attention_equals_the_dense_mask():
+    """What the model computes (blocks per row) is the rule (dense mask): two pairs packed in one row, padding,
+    grouped-query heads."""
+    from specs_verl.dpo.attention import blockwise_sdpa
+
+    positions = torch.tensor([[0, 1, 2, 3, 4, 2, 3, 4, 0, 0, 0], [0, 1, 2, 3, 1, 2, 0, 1, 2, 1, 0]])
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, h, 11, 8, generator=g) for h in (4, 2, 2))
+    dense = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=branch_visibility(positions),
+                                                             enable_gqa=True).transpose(1, 2)
+    assert torch.allclose(blockwise_sdpa(q, k, v, positions), dense, atol=1e-6, rtol=0)
 
 
 def test_shared_equals_separate_per_token(models, dataset):

@@ -109,6 +109,8 @@ def test_checkpoint_layout_and_final_weights_load_and_generate(runs, tiny_model_
     final = out / f"global_step_{STEPS}" / "huggingface"
     assert (out / "latest_checkpointed_iteration.txt").read_text().strip() == str(STEPS)
     assert (out / f"global_step_{STEPS}" / "data_0.pt").exists()
+    # the run trained with the shared pair attention; the checkpoint names plain SDPA, so it loads anywhere
+    assert json.loads((final / "config.json").read_text())["attn_implementation"] == "sdpa"
     model = AutoModelForImageTextToText.from_pretrained(final, dtype=torch.float32)
     processor = AutoProcessor.from_pretrained(final)
     initial = weights(tiny_model_dir)
@@ -142,9 +144,11 @@ def test_engine_log_probs_match_transformers(runs, tiny_model_dir, tiny_data_dir
 
 
 def test_live_reference_gives_the_same_losses_as_the_cache(runs, tiny_model_dir, tiny_data_dir, tmp_path):
+    """Also micro-batches packed by tokens (shared rows of ~500 tokens, 1500 a micro-batch): the same losses."""
     out = tmp_path / "live"
     run_cmd(dpo_args(tiny_model_dir, tiny_data_dir, out, 1, "dpo.reference=live", "trainer.total_training_steps=2",
-                     val=False), cpu_subprocess_env(tmp_path), cwd=tmp_path, timeout=600)
+                     "data.use_dynamic_bsz=True", "data.max_token_len_per_gpu=1500", val=False),
+            cpu_subprocess_env(tmp_path), cwd=tmp_path, timeout=600)
     live, cached = history(out), history(runs["A"])
     assert not (out / "ref_logps").exists()
     for step in (1, 2):  # step 2 runs after an update: the reference must still be the initial model
