@@ -1,4 +1,5 @@
-"""Every verl and torch name this package relies on beyond verl's documented extension points, in one list.
+"""Every verl and torch name (and two transformers ones) this package relies on beyond verl's documented
+extension points, in one list.
 
 Each entry says where the name lives, what this package does with it (patches it, subclasses it, calls it with
 these parameters, reads a private registry), which of our modules does so, and the verl versions it was written
@@ -10,6 +11,8 @@ loads are checked at once; the others the moment verl imports their module (a po
 all at load would import ~2,000 modules into every verl process). Each missing name, or a callable whose
 parameters no longer start with the ones listed, logs one WARNING naming the touchpoint and what stops
 working. `check_all()` imports every module and returns the problems (tests/test_verl_touchpoints.py).
+Attributes an object only gets when built (HFReplica reads `workers`, `world_size`...; the DPO trainer reads its
+engine's `module`) cannot be checked before a run; the `use` text names them.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from types import ModuleType
 
 logger = logging.getLogger("specs_verl")
 
-WRITTEN_FOR = "0.9.1"  # the verl release every entry was read in (pyproject claims 0.9.x)
+WRITTEN_FOR = "0.9.1"  # the verl release the verl entries were read in (pyproject claims 0.9.x)
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,7 @@ class Touchpoint:
     params: tuple[str, ...] | None  # leading parameter names we rely on (without self); None: not called
     use: str  # what this package does with it
     where: str  # our module that does it
-    verl: str = WRITTEN_FOR
+    written_for: str = f"verl {WRITTEN_FOR}"  # the release the entry was read in
 
     @property
     def label(self) -> str:
@@ -95,6 +98,10 @@ TOUCHPOINTS: tuple[Touchpoint, ...] = (
     # the DPO trainer (specs_verl.dpo)
     T("verl.workers.engine_workers", "TrainingWorker.__init__", ("config",), "the DPO policy and reference",
       "dpo/trainer.py"),
+    T("verl.workers.engine_workers", "TrainingWorker.set_loss_fn", ("loss_fn",), "the DPO loss", "dpo/trainer.py"),
+    T("verl.workers.engine_workers", "TrainingWorker.train_batch", ("data",), "one DPO step", "dpo/trainer.py"),
+    T("verl.workers.engine_workers", "TrainingWorker.infer_batch", ("data",), "reference log-probs, validation",
+      "dpo/trainer.py"),
     T("verl.workers.engine_workers", "TrainingWorkerConfig",
       ("_target_", "model_type", "model_config", "engine_config", "optimizer_config", "checkpoint_config",
        "profiler_config"), "built by keyword", "dpo/trainer.py"),
@@ -117,6 +124,13 @@ TOUCHPOINTS: tuple[Touchpoint, ...] = (
       "reads the vision tower's output in the text-only patch", "dpo/vision_patch.py"),
     T("verl.utils.tracking", "Tracking.__init__", ("project_name", "experiment_name"), "DPO metrics",
       "dpo/trainer.py"),
+    # transformers (the DPO pair attention)
+    T("transformers.integrations.sdpa_attention", "sdpa_attention_forward",
+      ("module", "query", "key", "value", "attention_mask"),
+      "called positionally by the pair attention for what it does not pack", "dpo/attention.py",
+      written_for="transformers 5.10"),
+    T("transformers.masking_utils", "sdpa_mask", ("batch_size", "q_length", "kv_length"),
+      "registered as the pair attention's mask builder", "dpo/attention.py", written_for="transformers 5.10"),
 )
 del T
 
@@ -162,8 +176,8 @@ def check_module(module: ModuleType) -> int:
         issue = problem(touchpoint, module)
         if issue is not None:
             found += 1
-            logger.warning("specs_verl: verl touchpoint changed: %s (written for verl %s). Affected: %s (%s)",
-                           issue, touchpoint.verl, touchpoint.use, touchpoint.where)
+            logger.warning("specs_verl: verl touchpoint changed: %s (written for %s). Affected: %s (%s)",
+                           issue, touchpoint.written_for, touchpoint.use, touchpoint.where)
     return found
 
 
