@@ -28,6 +28,7 @@ from PIL import Image as PILImage
 
 from specs_verl.data_prep import prepare
 from specs_verl.data_prep.mathverse import LETTER_LEAD
+from tests.data_prep.fixtures import MATHVERSE_README
 
 
 def placeholder_png() -> bytes:
@@ -75,14 +76,6 @@ def hub_copy_mathvista(testmini: Path, out: Path) -> Path:
     return out
 
 
-MATHVERSE_README = """---
-configs:
-- config_name: testmini
-  data_files:
-  - split: testmini
-    path: testmini.parquet
----
-"""
 
 
 def hub_copy_mathverse(text_only: Path, out: Path) -> Path:

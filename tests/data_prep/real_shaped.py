@@ -19,6 +19,8 @@ from pathlib import Path
 from datasets import Dataset, Features, Image, List, Value
 from PIL import Image as PILImage
 
+from tests.data_prep.fixtures import MATHVERSE_README
+
 N = 300
 
 
@@ -153,14 +155,6 @@ def mathvision(root: Path, n: int = N, seed: int = 1) -> tuple[Path, int]:
 
 # ------------------------------------------------------------------------------------------------ MathVerse
 
-MATHVERSE_README = """---
-configs:
-- config_name: testmini
-  data_files:
-  - split: testmini
-    path: testmini.parquet
----
-"""
 LETTER_QUERY = ("According to the question shown in the image, please directly answer the question and provide "
                 "the correct option letter, e.g., A, B, C, D.")
 VALUE_QUERY = ("According to the question shown in the image, please directly answer the question and provide "

@@ -23,14 +23,27 @@ from specs_verl.dpo.packing import CHOSEN, REJECTED, branch_visibility
 TOKEN_ATOL, LOSS_RTOL, GRAD_RTOL = 2e-5, 1e-5, 1e-4
 
 
+def _patched_namespaces():
+    """What verl's `apply_monkey_patch` and our vision fix rebind: Qwen2.5-VL's classes and verl's qwen2_vl module."""
+    import verl.models.transformers.qwen2_vl as verl_qwen2_vl
+    from transformers.models.qwen2_5_vl import modeling_qwen2_5_vl as hf
+
+    classes = [v for v in vars(hf).values() if isinstance(v, type) and v.__module__ == hf.__name__]
+    return [*classes, verl_qwen2_vl]
+
+
 @pytest.fixture(scope="module")
 def models(tiny_model_dir):
-    """The same weights twice: plain SDPA (separate layout) and the pair attention (shared), verl-patched."""
+    """The same weights twice: plain SDPA (separate layout) and the pair attention (shared), verl-patched.
+
+    The patches rebind class and module attributes for the whole interpreter; they are undone at the end of this
+    module, so the in-process generation tests that run later in the suite see stock transformers."""
     from transformers import AutoModelForImageTextToText
     from verl.models.transformers.monkey_patch import apply_monkey_patch
 
     from specs_verl.dpo.vision_patch import patch_text_only_vision_dummy
 
+    saved = [(ns, dict(vars(ns))) for ns in _patched_namespaces()]
     patch_text_only_vision_dummy()
     out = {}
     for name, attn in (("separate", "sdpa"), ("shared", register_pair_attention())):
@@ -38,7 +51,13 @@ def models(tiny_model_dir):
                                                             attn_implementation=attn)
         apply_monkey_patch(model, use_remove_padding=False)
         out[name] = model.eval()
-    return out
+    yield out
+    for ns, before in saved:
+        for key in set(vars(ns)) - set(before):
+            delattr(ns, key)
+        for key, value in before.items():
+            if vars(ns).get(key) is not value:
+                setattr(ns, key, value)
 
 
 @pytest.fixture(scope="module")
