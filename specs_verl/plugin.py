@@ -57,7 +57,18 @@ def _when_loaded(module: str):
     return register
 
 
+def _fix_text_only_vision(qwen2_vl: ModuleType) -> None:
+    try:
+        from specs_verl.text_only_vision import patch_text_only_vision_dummy
+
+        patch_text_only_vision_dummy(qwen2_vl)
+    except Exception:
+        logger.warning("specs_verl: the fix for text-only Qwen2-VL micro-batches failed to apply", exc_info=True)
+
+
 verl_touchpoints.install()
+# verl 0.9.1 with transformers 5 fails on a Qwen2-VL micro-batch without images (see specs_verl.text_only_vision)
+hooks.add("verl.models.transformers.qwen2_vl", _fix_text_only_vision)
 for _module, (_what, _triggers) in REGISTRATIONS.items():
     if not _triggers:
         _register(_module)

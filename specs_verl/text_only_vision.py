@@ -5,14 +5,21 @@ same all-gathers: a text-only micro-batch on one rank next to an image one on an
 but reads the tower's output as a tensor; transformers 5 returns an output object there, and the forward fails
 with `'BaseModelOutputWithPooling' object has no attribute 'mean'`. This does the same dummy pass with verl's
 own `unpack_visual_output`, and leaves every batch with images to verl's function unchanged.
+
+The plugin applies it in every verl process the moment verl imports `verl.models.transformers.qwen2_vl` (GRPO's
+actor and reference workers meet text-only micro-batches too: prepared ViRL39K keeps its text-only rows), and the
+DPO trainer applies it itself.
 """
 
 from __future__ import annotations
 
 
-def patch_text_only_vision_dummy() -> None:
+def patch_text_only_vision_dummy(qwen2_vl=None) -> None:
+    """Idempotent. `qwen2_vl`: verl's module, as a post-import hook hands it over (imported when not given)."""
     import torch
-    import verl.models.transformers.qwen2_vl as qwen2_vl
+
+    if qwen2_vl is None:
+        import verl.models.transformers.qwen2_vl as qwen2_vl
 
     original = qwen2_vl._get_input_embeds
     if getattr(original, "_specs_text_only", False):

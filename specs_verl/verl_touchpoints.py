@@ -119,9 +119,9 @@ TOUCHPOINTS: tuple[Touchpoint, ...] = (
       "Qwen-VL mRoPE ids of a pair", "dpo/data.py"),
     T("verl.models.transformers.qwen2_vl", "_get_input_embeds",
       ("model", "input_ids", "attention_mask", "pixel_values", "pixel_values_videos", "image_grid_thw",
-       "video_grid_thw"), "private function replaced for text-only micro-batches", "dpo/vision_patch.py"),
+       "video_grid_thw"), "private function replaced for text-only micro-batches", "text_only_vision.py"),
     T("verl.models.transformers.qwen2_vl", "unpack_visual_output", ("visual_output",),
-      "reads the vision tower's output in the text-only patch", "dpo/vision_patch.py"),
+      "reads the vision tower's output in the text-only patch", "text_only_vision.py"),
     T("verl.utils.tracking", "Tracking.__init__", ("project_name", "experiment_name"), "DPO metrics",
       "dpo/trainer.py"),
     # transformers (the DPO pair attention)

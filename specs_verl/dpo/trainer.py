@@ -623,7 +623,7 @@ def single_process_environment() -> None:
 def run(config, dpo: DPOConfig | None = None, data: DPODataConfig | None = None) -> None:
     from verl.utils.distributed import destroy_global_process_group, initialize_global_process_group
 
-    from .vision_patch import patch_text_only_vision_dummy
+    from specs_verl.text_only_vision import patch_text_only_vision_dummy
 
     if dpo is None or data is None:
         dpo, data = load_settings(config)

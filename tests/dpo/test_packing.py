@@ -41,7 +41,7 @@ def models(tiny_model_dir):
     from transformers import AutoModelForImageTextToText
     from verl.models.transformers.monkey_patch import apply_monkey_patch
 
-    from specs_verl.dpo.vision_patch import patch_text_only_vision_dummy
+    from specs_verl.text_only_vision import patch_text_only_vision_dummy
 
     saved = [(ns, dict(vars(ns))) for ns in _patched_namespaces()]
     patch_text_only_vision_dummy()

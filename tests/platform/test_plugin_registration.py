@@ -70,3 +70,24 @@ def test_user_overrides_win_over_cpu_defaults(monkeypatch):
     assert "trainer.device=cpu" in merged
     monkeypatch.delenv("VERL_PLATFORM")
     assert sft_overrides(["data.max_length=64"]) == ["data.max_length=64"]
+
+
+TEXT_ONLY_PROBE = """
+import torch, verl
+from transformers import AutoModelForImageTextToText
+import verl.models.transformers.qwen2_vl as qwen2_vl
+model = AutoModelForImageTextToText.from_pretrained({model!r}, dtype=torch.float32)
+ids = torch.tensor([[1, 2, 3, 4]])
+embeds, _ = qwen2_vl._get_input_embeds(model.model, ids, torch.ones_like(ids))
+print(getattr(qwen2_vl._get_input_embeds, "_specs_text_only", False), tuple(embeds.shape))
+"""
+
+
+@pytest.mark.slow  # a fresh interpreter imports verl
+def test_text_only_micro_batches_work_in_every_verl_process(tiny_model_dir):
+    """verl 0.9.1 + transformers 5 fail on a Qwen2-VL micro-batch without images (GRPO's actor meets them with
+    text-only rows); the plugin fixes verl's function as verl imports it, with no call of ours."""
+    out = subprocess.run([sys.executable, "-c", TEXT_ONLY_PROBE.format(model=str(tiny_model_dir))],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split()[0] == "True" and "(1, 4, " in out.stdout
