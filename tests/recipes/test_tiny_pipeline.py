@@ -56,7 +56,7 @@ def test_every_stage_wrote_its_artifact(pipeline):
         assert list(Path(weights).glob("*.safetensors")), stage
     for run in RUNS:
         for seed in SEEDS:
-            steps = sorted(int(p.name.removeprefix("global_step_"))
+            steps = sorted(int(p.parent.name.removeprefix("global_step_"))
                            for p in (out / "coldstart" / run / f"seed{seed}").glob("global_step_*/huggingface"))
             assert steps == [2, 4, 6, 8], (run, seed)  # a checkpoint every quarter of the 8 steps
     assert (out / "coldstart" / "dpo" / "DONE").read_text() == (out / "coldstart" / "dpo" / "seed0" / "DONE").read_text()
