@@ -59,6 +59,7 @@ def make_trainer(config, step):
     return trainer
 
 
+@pytest.mark.slow
 def test_registered_by_import_verl(tmp_path):
     code = ("import verl; from verl.trainer.ppo.v1 import get_trainer_cls; "
             f"c = get_trainer_cls('{TRAINER_NAME}'); print('CLS', c.__module__, c.__name__)")

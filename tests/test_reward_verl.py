@@ -107,6 +107,7 @@ def test_legacy_registry(batch, tiny_model_dir):
     assert set(out["reward_extra_info"]) == KEYS
 
 
+@pytest.mark.slow
 def test_inside_ray_actors_started_by_the_reward_loop(config, batch, monkeypatch):
     ray = pytest.importorskip("ray")
     from verl.experimental.reward_loop.reward_loop import RewardLoopManager

@@ -37,6 +37,7 @@ def test_bad_values_are_refused_naming_the_option(overrides, message):
     assert message in str(err.value)
 
 
+@pytest.mark.slow
 def test_the_command_refuses_a_typo_at_start_and_help_documents_every_key(tmp_path):
     env = cpu_subprocess_env(tmp_path)
     proc = subprocess.run([PYTHON, "-m", "specs_verl.dpo", "dpo.reference=livee", "data.train_files=p.parquet"],

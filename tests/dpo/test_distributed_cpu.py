@@ -21,6 +21,8 @@ from PIL import Image
 
 from tests.conftest import PYTHON, cpu_subprocess_env, run_cmd
 
+pytestmark = pytest.mark.slow  # torchrun runs of the trainer
+
 STEPS = 2
 # name -> (processes, micro-batch in pairs, pair packing): the one-process run is the separate layout started
 # without torchrun, so every comparison below is also shared (2 and 3 processes) against separate (1 process)

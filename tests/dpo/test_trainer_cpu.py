@@ -19,6 +19,8 @@ import torch
 
 from tests.conftest import PYTHON, cpu_subprocess_env, run_cmd
 
+pytestmark = pytest.mark.slow  # whole runs of the trainer
+
 STEPS = 6
 
 

@@ -4,6 +4,8 @@ import csv
 import json
 import subprocess
 
+import pytest
+
 from specs_verl.reward import compute_score
 from specs_verl.tiny.model import make_tiny_model
 from tests.conftest import PYTHON, REPO, cpu_subprocess_env, run_cmd
@@ -18,6 +20,7 @@ def test_help():
         assert flag in out
 
 
+@pytest.mark.slow
 def test_end_to_end_on_cpu(tmp_path, tiny_model_dir, tiny_data_dir):
     run_a = tmp_path / "runA"
     for step in (1, 2):

@@ -93,6 +93,7 @@ def test_bad_rows_are_skipped_and_counted_or_stop_the_run(tiny_model_dir, tiny_d
     assert sorted({r["qid"] for r in _records(tmp_path / "lenient")}) == ["tiny_count-train-0", "tiny_count-train-2"]
 
 
+@pytest.mark.slow
 def test_resume_after_a_killed_run_loses_and_duplicates_nothing(tiny_model_dir, tiny_data_dir, tmp_path):
     data = _parquet(tiny_data_dir, tmp_path, n=8)
     args = ["--n", "2", "--max-new-tokens", "48", "--shard-size", "2", "--batch-size", "1", "--seed", "3"]
