@@ -96,10 +96,9 @@ class GFTracker:
     def _save_baseline(self, step: int) -> None:
         record = {"metric": self.spec.metric, "step": step, "scores": self.baseline}
         path = Path(self.baseline_file)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(record, indent=2))
-        os.replace(tmp, path)
+        from specs_verl.atomic import write_atomic
+
+        write_atomic(path, json.dumps(record, indent=2))
         logger.info("specs_sync: GF baseline (%s) recorded in %s: %s", self.spec.metric, path, self.baseline)
 
     def _load_baseline(self, step: int) -> dict[str, float]:

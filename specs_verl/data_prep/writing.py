@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from specs_verl.atomic import temp_path, write_atomic
+
 
 class ParquetRowWriter:
     """`add(row)` buffers; every `rows_per_group` rows go to disk; `commit()` renames into place."""
@@ -19,8 +21,7 @@ class ParquetRowWriter:
         import pyarrow.parquet as pq
 
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        self.tmp = temp_path(self.path)
         self.schema = schema
         self.rows_per_group = rows_per_group
         self._buffer: list[dict[str, Any]] = []
@@ -55,9 +56,5 @@ class ParquetRowWriter:
 
 
 def write_json(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-    return path
+    write_atomic(path, json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    return Path(path)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -133,15 +132,10 @@ class RefLogpCache:
                    "splits": {split: {"keys": list(values),
                                       "logps": torch.tensor(list(values.values()), dtype=torch.float64).reshape(-1, 2)}
                               for split, values in self.data.items()}}
-        fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(payload, f)
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        from specs_verl.atomic import atomic_path
+
+        with atomic_path(self.path) as tmp:
+            torch.save(payload, tmp)
 
     def _settings_json(self) -> str:
         return json.dumps(asdict(self.settings), sort_keys=True, default=str)

@@ -34,6 +34,8 @@ import torch.distributed as dist
 from omegaconf import OmegaConf
 from tensordict.tensorclass import NonTensorData
 
+from specs_verl.atomic import write_atomic
+
 from .config import DPOConfig, DPODataConfig, load_settings
 from .data import PreferenceDataset, collate_pairs, pair_rows, set_max_pixels
 from .loss_fn import DPOLossFn, pair_logps, pair_statistics, pair_sums, reduce_metric_sums
@@ -101,8 +103,6 @@ def resolve_packing(requested: str, model_type: str, model: dict) -> tuple[str, 
 def restore_attention_setting(hf_dir: str, original: str | None) -> None:
     """A saved config.json names the user's attention implementation, not ours: `specs_pair_sdpa` exists only
     in a process that registered it, and GRPO (or anyone) loading the checkpoint must not need it."""
-    import tempfile
-
     from .attention import NAME
 
     path = os.path.join(hf_dir, "config.json")
@@ -122,10 +122,7 @@ def restore_attention_setting(hf_dir: str, original: str | None) -> None:
                     node[key] = original
 
     fix(cfg)
-    fd, tmp = tempfile.mkstemp(prefix="config.json.", suffix=".tmp", dir=hf_dir)
-    with os.fdopen(fd, "w") as f:
-        json.dump(cfg, f, indent=2)
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(cfg, indent=2))
 
 
 def model_section(config, dpo: DPOConfig) -> tuple[dict, str, bool]:
@@ -448,14 +445,8 @@ class DPOTrainer:
 
     # ------------------------------------------------------------------ state
     def _write_json(self, name: str, payload: dict, directory: str | None = None) -> None:
-        import tempfile
-
         directory = directory or self.config.trainer.default_local_dir
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=name + ".", suffix=".tmp", dir=directory)
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2)
-        os.replace(tmp, os.path.join(directory, name))
+        write_atomic(os.path.join(directory, name), json.dumps(payload, indent=2))
 
     def _dpo_state_path(self, step: int) -> str:
         return os.path.join(self.config.trainer.default_local_dir, f"global_step_{step}", "dpo_state.json")

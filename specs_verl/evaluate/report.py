@@ -9,12 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .scoring import write_atomic
+from specs_verl.atomic import atomic_path, write_atomic
 
 FIXED_COLUMNS = ("run", "origin", "step", "checkpoint", "metric", "id_score", "ood_score", "g_id", "g_ood", "gf")
 
@@ -70,7 +69,5 @@ def plot(rows: Sequence[dict[str, Any]], path: Path, beta: float, title: str | N
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fig.savefig(tmp, format="png")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from specs_verl.atomic import write_atomic
 from specs_verl.metrics import pass_at_ks
 
 SCORE_KEYS = ("score", "acc", "format", "structure", "style")  # the numeric keys of compute_score
@@ -129,17 +130,6 @@ def _jsonable(value: Any) -> Any:
         return value
     except TypeError:
         return value.tolist() if hasattr(value, "tolist") else str(value)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Through a temp file of a unique name in the same folder, so two writers never share one."""
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def _image_content(image: Any) -> Any:

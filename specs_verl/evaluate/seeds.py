@@ -83,9 +83,9 @@ def final_gf(rows_by_seed: Mapping[int, Sequence[dict[str, Any]]]) -> dict[str, 
 
 def plot_bands(curves: Sequence[dict[str, Any]], path: Path, beta: float = 2.0, title: str | None = None) -> None:
     """Three panels (ID score, OOD score, GF) against the step: the mean over seeds with a ±1 std band."""
-    import os
-
     from matplotlib.figure import Figure
+
+    from specs_verl.atomic import atomic_path
     from matplotlib.ticker import MaxNLocator
 
     metric = "/".join(sorted({str(c["metric"]) for c in curves}))
@@ -116,7 +116,5 @@ def plot_bands(curves: Sequence[dict[str, Any]], path: Path, beta: float = 2.0, 
     axes[2].legend(loc="best", fontsize="small")
     fig.suptitle(title or "mean over seeds, band = ±1 std")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fig.savefig(tmp, format="png")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")

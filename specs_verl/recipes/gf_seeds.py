@@ -13,7 +13,7 @@ import json
 import re
 from pathlib import Path
 
-from specs_verl.evaluate.scoring import write_atomic
+from specs_verl.atomic import write_atomic
 from specs_verl.evaluate.seeds import final_gf, mean_curves, plot_bands, read_gf_csv, with_seed
 
 _SEED_DIR = re.compile(r"seed(\d+)$")

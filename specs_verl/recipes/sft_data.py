@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from specs_verl.atomic import atomic_path
 
 
 def pairs_to_sft(pairs_path: str | Path, out_path: str | Path, seed: int | None = None) -> int:
@@ -28,9 +29,6 @@ def pairs_to_sft(pairs_path: str | Path, out_path: str | Path, seed: int | None 
         import random
 
         random.Random(seed).shuffle(rows)
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.tmp")
-    pd.DataFrame(rows).to_parquet(tmp)
-    os.replace(tmp, out_path)
+    with atomic_path(out_path) as tmp:
+        pd.DataFrame(rows).to_parquet(tmp)
     return len(rows)

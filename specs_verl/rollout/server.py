@@ -45,10 +45,9 @@ def engine_options(config) -> dict[str, Any]:
 
 
 def _write_json_atomic(path: str, payload: dict) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(payload, f)
-    os.replace(tmp, path)
+    from specs_verl.atomic import write_atomic
+
+    write_atomic(path, json.dumps(payload))
 
 
 class HFRolloutServer:

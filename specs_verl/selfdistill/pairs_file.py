@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
+from specs_verl.atomic import atomic_path
+
 from .pairing import Pair
 
 EXTRA_INFO_KEYS = ("qid", "ground_truth", "mode", "pollution_rule", "judge", "chosen_model", "rejected_model",
@@ -68,11 +70,5 @@ def write_pairs(path: str | os.PathLike, pairs: Sequence[Pair], mode: str) -> No
 
     path = Path(path)
     table = pa.Table.from_pylist([pair_record(p, mode) for p in pairs], schema=_schema())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

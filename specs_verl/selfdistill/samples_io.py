@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
+
+from specs_verl.atomic import write_atomic  # noqa: F401  (sample and pair import it from here)
 
 SHARD_PATTERN = re.compile(r"^shard-(\d{5,})\.jsonl$")
 RUN_FILE = "run.json"
@@ -34,21 +35,6 @@ class SampleRecord:
     model: str
     n_tokens: int | None
     where: str  # "file:line", for messages
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write a file so that readers see the old content or the whole new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def shard_paths(out: Path) -> list[Path]:

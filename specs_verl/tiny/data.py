@@ -195,9 +195,10 @@ def sft_rows(rows: list[dict], seed: int, formatted_share: float = 0.25) -> list
 def _write_parquet(records: list[dict], path: Path) -> None:
     import pandas as pd
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    pd.DataFrame(records).to_parquet(tmp)
-    os.replace(tmp, path)
+    from specs_verl.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        pd.DataFrame(records).to_parquet(tmp)
 
 
 def make_tiny_data(out: str | os.PathLike, seed: int = 0, n_train: int = 64, n_val: int = 16,
