@@ -43,6 +43,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from verl.trainer.ppo.v1.trainer_base import register_trainer
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 
+from specs_verl.atomic import write_atomic
 from specs_verl.metrics.validation import GFSpec
 
 logger = logging.getLogger(__name__)
@@ -96,8 +97,6 @@ class GFTracker:
     def _save_baseline(self, step: int) -> None:
         record = {"metric": self.spec.metric, "step": step, "scores": self.baseline}
         path = Path(self.baseline_file)
-        from specs_verl.atomic import write_atomic
-
         write_atomic(path, json.dumps(record, indent=2))
         logger.info("specs_sync: GF baseline (%s) recorded in %s: %s", self.spec.metric, path, self.baseline)
 

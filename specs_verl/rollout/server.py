@@ -28,6 +28,8 @@ from typing import Any, Optional
 
 import torch
 
+from specs_verl.atomic import write_atomic
+
 from .batching import MicroBatcher
 from .engine import GenerationRequest, HFGenerator
 from .sampling import parse_sampling_params
@@ -45,8 +47,6 @@ def engine_options(config) -> dict[str, Any]:
 
 
 def _write_json_atomic(path: str, payload: dict) -> None:
-    from specs_verl.atomic import write_atomic
-
     write_atomic(path, json.dumps(payload))
 
 
