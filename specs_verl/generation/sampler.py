@@ -13,14 +13,13 @@ import torch
 from transformers import LogitsProcessor
 
 
-# A distribution that reaches top_p only up to float rounding needs no extra token (as `metrics.branching`).
-_TOL = 1e-6
+from specs_verl.metrics.branching import nucleus_sizes
 
 
 def top_p_set_size(sorted_probs: torch.Tensor, top_p: float) -> torch.Tensor:
-    """Size of the smallest set of most likely tokens whose mass reaches `top_p` ([B, V] sorted desc -> [B])."""
-    mass_before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs
-    return (mass_before < top_p - _TOL).sum(dim=-1).clamp(min=1)
+    """Size of the smallest set of most likely tokens whose mass reaches `top_p` ([B, V] sorted desc -> [B]);
+    the metric's rule (`metrics.branching.nucleus_sizes`), at least 1."""
+    return nucleus_sizes(sorted_probs, top_p).clamp(min=1)
 
 
 class SeededSampler(LogitsProcessor):

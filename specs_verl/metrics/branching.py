@@ -14,7 +14,19 @@ from __future__ import annotations
 import numpy as np
 
 # A distribution that reaches top_p exactly should not need one more token because of float rounding.
-_TOL = 1e-6
+TOP_P_TOL = 1e-6
+
+
+def nucleus_sizes(sorted_probs, top_p: float):
+    """The one rule for the top-p set: per row of probabilities sorted in descending order, the number of
+    tokens whose preceding mass is still below `top_p` (less `TOP_P_TOL`): the smallest set reaching `top_p`.
+
+    Works on a numpy array or a torch tensor alike (the sampler's batches, the metric's chunks, a backend's
+    top-k log-probs), so every caller counts the same way. A row whose whole mass falls short of `top_p` counts
+    all its tokens; callers that can tell (a truncated top-k list) say so themselves.
+    """
+    mass_before = sorted_probs.cumsum(-1) - sorted_probs
+    return (mass_before < top_p - TOP_P_TOL).sum(-1)
 
 
 def top_p_set_sizes(token_probs, top_p: float = 0.95) -> np.ndarray:
@@ -41,13 +53,14 @@ def top_p_set_sizes(token_probs, top_p: float = 0.95) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     if not np.isfinite(probs).all() or (probs < 0).any():
         raise ValueError("token_probs must be finite and non-negative")
-    cum = np.cumsum(-np.sort(-probs, axis=1), axis=1)
-    short = np.flatnonzero(cum[:, -1] < top_p - _TOL)
+    ordered = -np.sort(-probs, axis=1)
+    totals = ordered.sum(axis=1)
+    short = np.flatnonzero(totals < top_p - TOP_P_TOL)
     if short.size:
         raise ValueError(
-            f"row {int(short[0])} sums to {cum[short[0], -1]:.6f} < top_p={top_p}: pass full distributions"
+            f"row {int(short[0])} sums to {totals[short[0]]:.6f} < top_p={top_p}: pass full distributions"
         )
-    return (cum < top_p - _TOL).sum(axis=1) + 1
+    return nucleus_sizes(ordered, top_p).astype(np.int64)
 
 
 def rollout_branching_factor(token_probs, top_p: float = 0.95) -> float:
