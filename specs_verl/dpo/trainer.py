@@ -35,6 +35,7 @@ from omegaconf import OmegaConf
 from tensordict.tensorclass import NonTensorData
 
 from specs_verl.atomic import write_atomic
+from specs_verl.checkpoint_layout import hf_dir, step_dir
 
 from .config import DPOConfig, DPODataConfig, load_settings
 from .data import PreferenceDataset, collate_pairs, pair_rows, set_max_pixels
@@ -449,7 +450,7 @@ class DPOTrainer:
         write_atomic(os.path.join(directory, name), json.dumps(payload, indent=2))
 
     def _dpo_state_path(self, step: int) -> str:
-        return os.path.join(self.config.trainer.default_local_dir, f"global_step_{step}", "dpo_state.json")
+        return str(step_dir(self.config.trainer.default_local_dir, step) / "dpo_state.json")
 
     def _load_dpo_state(self):
         """What verl's checkpoint does not hold: the GF baseline and the metrics history before the resume."""
@@ -575,11 +576,9 @@ class DPOTrainer:
                 if last or (cfg.save_freq > 0 and step % cfg.save_freq == 0):
                     self.ckpt_handler.save_checkpoint(step=step)
                     if self.rank == 0:
-                        restore_attention_setting(os.path.join(os.path.dirname(self._dpo_state_path(step)),
-                                                               "huggingface"), self.user_attention)
+                        restore_attention_setting(str(hf_dir(cfg.default_local_dir, step)), self.user_attention)
                         self._save_dpo_state(step)
-                        print(f"[specs-dpo] saved checkpoint {os.path.dirname(self._dpo_state_path(step))}",
-                              flush=True)
+                        print(f"[specs-dpo] saved checkpoint {step_dir(cfg.default_local_dir, step)}", flush=True)
                 if last:
                     progress.close()
                     if self.rank == 0:
@@ -587,7 +586,7 @@ class DPOTrainer:
                     return
 
     def _finish(self, step: int) -> None:
-        final = os.path.join(self.config.trainer.default_local_dir, f"global_step_{step}", "huggingface")
+        final = str(hf_dir(self.config.trainer.default_local_dir, step))
         summary = {"final_step": step, "huggingface": final, "gf_baseline": self.gf_baseline,
                    "history": self.history}
         self._write_json("dpo_summary.json", summary)

@@ -12,12 +12,10 @@ and any of these may be prefixed with `NAME=` to name the run (default: the dire
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-_STEP = re.compile(r"global_step_(\d+)")
-_HF_LOCATIONS = ("huggingface", "actor/huggingface", ".")
+from specs_verl.checkpoint_layout import STEP_DIR, hf_weights, is_model_dir, step_dirs, step_of
 
 
 @dataclass(frozen=True)
@@ -28,32 +26,11 @@ class Run:
     checkpoints: tuple[tuple[int, Path], ...]
 
 
-def is_model_dir(path: Path) -> bool:
-    return (path / "config.json").is_file()
-
-
-def hf_weights(step_dir: Path) -> Path:
-    """The Hugging Face model directory inside a `global_step_N` folder; raises naming where it looked."""
-    for rel in _HF_LOCATIONS:
-        candidate = (step_dir / rel).resolve() if rel == "." else step_dir / rel
-        if is_model_dir(candidate):
-            return candidate
-    looked = ", ".join(str(step_dir / rel) for rel in _HF_LOCATIONS)
-    raise FileNotFoundError(
-        f"{step_dir} holds no Hugging Face weights (looked for config.json in {looked}); save checkpoints with "
-        "the HF model (verl: trainer.checkpoint.save_contents / checkpoint.save_contents including hf_model)")
-
-
 def default_name(path: Path) -> str:
     """A run's name from one of its paths: the folder above `global_step_N` when there is one."""
     parts = path.resolve().parts
-    steps = [i for i, p in enumerate(parts) if _STEP.fullmatch(p)]
+    steps = [i for i, p in enumerate(parts) if STEP_DIR.fullmatch(p)]
     return parts[steps[-1] - 1] if steps and steps[-1] > 0 else parts[-1]
-
-
-def step_of(path: Path) -> int | None:
-    found = _STEP.findall(str(path))
-    return int(found[-1]) if found else None
 
 
 def resolve_run(spec: str) -> Run:
@@ -70,11 +47,11 @@ def resolve_run(spec: str) -> Run:
 
     if len(parts) == 1 and not is_model_dir(parts[0]):
         root = parts[0]
-        step_dirs = sorted((d for d in root.iterdir() if d.is_dir() and _STEP.fullmatch(d.name)), key=step_of)
-        if not step_dirs:
+        steps = step_dirs(root)
+        if not steps:
             raise FileNotFoundError(f"{root} is neither a model directory (no config.json) nor a checkpoint "
                                     "directory with global_step_N folders")
-        checkpoints = [(step_of(d), hf_weights(d)) for d in step_dirs]
+        checkpoints = [(step_of(d), hf_weights(d)) for d in steps]
         return Run(name or root.resolve().name, tuple(checkpoints))
 
     checkpoints = []

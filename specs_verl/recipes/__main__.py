@@ -61,7 +61,7 @@ def main(argv=None) -> int:
             return 1
         return 0
     if args.command == "hf-dir":
-        from .checkpoints import latest_hf_dir
+        from specs_verl.checkpoint_layout import latest_hf_dir
 
         path = latest_hf_dir(args.run_dir)
         if path is None:

@@ -13,7 +13,7 @@ import json
 import re
 from pathlib import Path
 
-from .checkpoints import latest_hf_dir
+from specs_verl.checkpoint_layout import latest_hf_dir
 
 _SEED = re.compile(r"seed(\d+)$")
 CURVE_KEYS = ("train/rewards/chosen", "train/rewards/rejected", "train/rewards/accuracies", "train/loss")
