@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from specs_verl.templates import is_packaged, packaged_names, template
+
 NO_TEMPLATE = "none"
 CHOICE_SUFFIX = "_choice"  # `specs_choice.txt`: the variant of `specs.txt` that multiple-choice rows get
 
@@ -16,29 +18,16 @@ def load_instruction(name_or_file: str | None, *, choice: bool = False) -> str |
     the same format) when one is packaged, else the template itself."""
     if name_or_file is None or name_or_file == NO_TEMPLATE:
         return None
-    from specs_verl.tiny.data import template
-
-    if choice and _packaged(name_or_file + CHOICE_SUFFIX):
+    if choice and is_packaged(name_or_file + CHOICE_SUFFIX):
         return template(name_or_file + CHOICE_SUFFIX)
     return template(name_or_file)
-
-
-def _packaged(name: str) -> bool:
-    from importlib import resources
-
-    return "/" not in name and resources.files("specs_verl.templates").joinpath(f"{name}.txt").is_file()
 
 
 @lru_cache(maxsize=16)
 def _choice_variant(instruction: str) -> str | None:
     """The packaged `_choice` variant of the packaged template whose text is `instruction`, if any."""
-    from importlib import resources
-
-    from specs_verl.tiny.data import template
-
-    for entry in resources.files("specs_verl.templates").iterdir():
-        name = entry.name.removesuffix(".txt")
-        if entry.name.endswith(".txt") and _packaged(name + CHOICE_SUFFIX) and template(name) == instruction:
+    for name in packaged_names():
+        if is_packaged(name + CHOICE_SUFFIX) and template(name) == instruction:
             return template(name + CHOICE_SUFFIX)
     return None
 

@@ -20,8 +20,9 @@ import io
 import os
 import random
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
+
+from specs_verl.templates import template
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 180, 30), "blue": (30, 60, 220), "yellow": (230, 210, 20)}
 SHAPES = ("circle", "square", "triangle")
@@ -29,13 +30,6 @@ ID_SOURCE = "tiny_count"
 OOD_SOURCES = ("tiny_choice", "tiny_shapes")
 HARD_OOD_SOURCE = "tiny_total"
 LETTERS = "ABCD"
-
-
-def template(name: str) -> str:
-    """A packaged prompt template (`specs`, `choice`, `terse`) or the text of a file path."""
-    if os.path.sep in name or name.endswith(".txt"):
-        return Path(name).read_text().strip()
-    return resources.files("specs_verl.templates").joinpath(f"{name}.txt").read_text().strip()
 
 
 @dataclass

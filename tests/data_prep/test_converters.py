@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 
 from specs_verl.data_prep import DataPrepError, prepare
-from specs_verl.tiny.data import template
+from specs_verl.templates import template
 
 from . import fixtures as fx
 from .checks import by_qid, check_rows, report
