@@ -24,15 +24,16 @@ def read_rows(path: Path) -> list[dict]:
     return df.to_dict("records")
 
 
-def _strings(value):
+def strings_in(value):
+    """Every string inside a row (dicts, lists and numpy arrays, as parquet hands them back)."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
         for v in value.values():
-            yield from _strings(v)
+            yield from strings_in(v)
     elif isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
         for v in (value.tolist() if hasattr(value, "tolist") else value):
-            yield from _strings(v)
+            yield from strings_in(v)
 
 
 def check_rows(path: Path, data_source: str, split: str, instruction: str | None = None,
@@ -48,7 +49,7 @@ def check_rows(path: Path, data_source: str, split: str, instruction: str | None
         content = row["prompt"][0]["content"]
         images = list(row["images"])
         assert content.count("<image>") == len(images) >= (0 if text_only else 1), (i, content)
-        assert not any(has_control(s) for s in _strings(row)), (i, row)
+        assert not any(has_control(s) for s in strings_in(row)), (i, row)
         assert "<video>" not in content and "<audio>" not in content
         for img in images:
             assert img["path"] is None

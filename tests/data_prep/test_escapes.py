@@ -15,6 +15,7 @@ from specs_verl.data_prep.latex_escapes import has_control, repair_escapes
 from specs_verl.data_prep.registry import DATASETS
 from specs_verl.data_prep.rows import RowSettings, build_row
 from specs_verl.generation.prompt import load_instruction
+from tests.data_prep.checks import strings_in
 
 # commands whose first letter is an escape in JSON or Python strings (\f \b \v \a \r \t \n)
 COMMANDS = ["\\frac{1}{2}", "\\beta", "\\vec{v}", "\\alpha", "\\right)", "\\rho", "\\times", "\\theta", "\\tan x",
@@ -67,17 +68,6 @@ def records(s: str, hand_written_list: bool) -> dict[str, list[tuple[str, dict]]
     }
 
 
-def _strings(value):
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-
-
 def convert_all(s: str, hand_written_list: bool = False) -> list[dict]:
     out = []
     instruction = load_instruction("specs")
@@ -101,7 +91,7 @@ latex = st.lists(st.one_of(st.sampled_from(COMMANDS), st.text(string.ascii_lette
 def test_latex_survives_every_converter(s):
     rows = convert_all(s)
     for row in rows:
-        assert not any(has_control(x) for x in _strings(row)), row
+        assert not any(has_control(x) for x in strings_in(row)), row
     commands = [c for c in COMMANDS if c in s]
     for row in rows:  # every question carries `s`: each command is in every prompt as written
         assert all(c in row["prompt"][0]["content"] for c in commands), (commands, row["prompt"])
@@ -112,7 +102,7 @@ def test_latex_survives_every_converter(s):
 def test_latex_read_as_escapes_is_repaired_in_every_converter(s, hand_written_list):
     rows = convert_all(decoded(s), hand_written_list)
     for row in rows:
-        assert not any(has_control(x) for x in _strings(row)), row
+        assert not any(has_control(x) for x in strings_in(row)), row
     commands = [c for c in COMMANDS if c in s]
     for row in rows:
         assert all(c in row["prompt"][0]["content"] for c in commands), (commands, row["prompt"])
