@@ -81,8 +81,8 @@ def realistic_pools(data: Path, work: Path, n: int, scale: int, chars: int) -> t
 
 
 def bench_pair(data: Path, zero: Path, base: Path, out: Path) -> dict:
-    from specs_verl.selfdistill.pair import PairOptions, run_pair
-    from specs_verl.selfdistill.pairing import PairConfig
+    from specs_verl.selfdistill.pair_command import PairOptions, run_pair
+    from specs_verl.selfdistill.pair_builder import PairConfig
 
     t0 = time.perf_counter()
     report = run_pair(PairConfig(), PairOptions(chosen=[str(zero)], rejected=[str(base)], data=str(data),

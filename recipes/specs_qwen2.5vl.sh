@@ -47,12 +47,12 @@ TRAIN_FILE="${TRAIN_FILE:-$DATA_DIR/train.parquet}"
 mapfile -t VAL_FILES < <(ls "$DATA_DIR"/val_id.parquet "$DATA_DIR"/val_ood_*.parquet 2>/dev/null || true)
 [[ ${#VAL_FILES[@]} -gt 0 ]] || VAL_FILES=("$DATA_DIR/val_id.parquet")
 if stage_wanted rl; then  # GF's sources: the data_source names of the validation files (stage 3 only)
-  [[ -n "${ID_SOURCES:-}" ]] || ID_SOURCES="$("$PY" -m specs_verl.recipes data-sources "$DATA_DIR/val_id.parquet")" \
+  [[ -n "${ID_SOURCES:-}" ]] || ID_SOURCES="$("$PY" -m specs_verl.pipeline data-sources "$DATA_DIR/val_id.parquet")" \
     || die "cannot name GF's ID sources (see above): prepare $DATA_DIR (data_tools/prepare_data.py) or set ID_SOURCES"
   if [[ -z "${OOD_SOURCES:-}" ]]; then
     mapfile -t ood_files < <(ls "$DATA_DIR"/val_ood_*.parquet 2>/dev/null || true)
     (( ${#ood_files[@]} )) || die "cannot name GF's OOD sources: no $DATA_DIR/val_ood_*.parquet; set OOD_SOURCES"
-    OOD_SOURCES="$("$PY" -m specs_verl.recipes data-sources "${ood_files[@]}")" \
+    OOD_SOURCES="$("$PY" -m specs_verl.pipeline data-sources "${ood_files[@]}")" \
       || die "cannot name GF's OOD sources (see above): fix the file or set OOD_SOURCES"
   fi
 fi

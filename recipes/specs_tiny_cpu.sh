@@ -169,12 +169,12 @@ if stage_wanted gf; then
     say "4 GF over the cold-start steps (format following, ID vs OOD, T=$EVAL_TEMPERATURE), per seed -> $OUT_DIR/gf"
     for seed in $SEEDS; do in_parallel gf_job "$seed"; done
     wait_all || die "a GF evaluation failed (see above)"
-    run "$PY" -m specs_verl.recipes gf-seeds "$OUT_DIR/gf" || die "combining the seeds' GF failed"
+    run "$PY" -m specs_verl.pipeline gf-seeds "$OUT_DIR/gf" || die "combining the seeds' GF failed"
     mark_done "$OUT_DIR/gf" "$OUT_DIR/gf/gf.csv"
   fi
 fi
 
 if [[ "$DRY_RUN" != 1 ]]; then
   say "finished in $(( SECONDS - START ))s"
-  "$PY" -m specs_verl.recipes summary "$OUT_DIR"
+  "$PY" -m specs_verl.pipeline summary "$OUT_DIR"
 fi

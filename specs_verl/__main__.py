@@ -18,7 +18,7 @@ COMMANDS = (
      "generate, score and plot the Generalization Factor of cold-start checkpoints or of a GRPO log"),
     ("python -m specs_verl.surface_form FILE.jsonl", "inspect", "the surface-form report of each response"),
     ("python -m specs_verl.platform sft|grpo", "CPU", "the overrides verl's own trainers need on the cpu platform"),
-    ("python -m specs_verl.recipes compose|hf-dir|data-sources|gf-seeds|summary|...", "recipes",
+    ("python -m specs_verl.pipeline compose|hf-dir|data-sources|gf-seeds|summary|...", "recipes",
      "what the bash recipes ask of Python (config checks, checkpoint lookup, GF over seeds, the run summary)"),
     ("bash recipes/specs_qwen2.5vl.sh [--dry-run]", "all", "the whole pipeline on GPUs (COLD_START=dpo|sft|none)"),
     ("bash recipes/specs_tiny_cpu.sh [--quick]", "all", "the whole pipeline on this machine's CPU at toy sizes"),

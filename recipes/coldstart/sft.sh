@@ -19,7 +19,7 @@ args=("data.train_files=$data" "model.path=$base" "trainer.default_local_dir=$ou
 check_config sft_coldstart "${args[@]}"
 need "$pairs"
 seed=(); [[ -n "${SEED:-}" ]] && seed=(--seed "$SEED")
-run "$PY" -m specs_verl.recipes pairs-to-sft "$pairs" "$data" "${seed[@]}" || die "building the SFT data failed"
+run "$PY" -m specs_verl.pipeline pairs-to-sft "$pairs" "$data" "${seed[@]}" || die "building the SFT data failed"
 run_logged "$out/train.log" -- \
   "$PY" -m torch.distributed.run "${launcher[@]}" --nproc-per-node="${NGPUS:-1}" -m verl.trainer.sft_trainer \
   --config-path=pkg://specs_verl.config --config-name=sft_coldstart "${args[@]}" || die "SFT failed; log: $out/train.log"

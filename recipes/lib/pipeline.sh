@@ -1,6 +1,6 @@
 # The SPECS pipeline as bash functions, shared by specs_qwen2.5vl.sh (GPUs) and specs_tiny_cpu.sh (CPU).
 # Sourced, not run. Every stage: prints its command, skips itself when its DONE marker exists (so a rerun
-# resumes), and in --dry-run mode checks its hydra config with `python -m specs_verl.recipes compose` and that
+# resumes), and in --dry-run mode checks its hydra config with `python -m specs_verl.pipeline compose` and that
 # every path it reads is one an earlier stage writes (or exists), without running anything.
 
 RECIPES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -51,7 +51,7 @@ run_logged() {
   [[ $- == *e* ]] && errexit=1
   set +e
   if [[ "${VERBOSE:-0}" == 1 ]]; then "$@" 2>&1 | tee -a "$log"; rc=${PIPESTATUS[0]}
-  else "$@" 2>&1 | "$PY" -m specs_verl.recipes progress --log "$log" "${progress[@]}"; rc=${PIPESTATUS[0]}; fi
+  else "$@" 2>&1 | "$PY" -m specs_verl.pipeline progress --log "$log" "${progress[@]}"; rc=${PIPESTATUS[0]}; fi
   (( errexit )) && set -e
   if (( rc != 0 )); then
     printf '    failed (exit %s); the last lines of %s:\n' "$rc" "$log"
@@ -100,7 +100,7 @@ quiet_job() {
 # check_config KIND OVERRIDES...: compose a hydra config as its entry point would (dry run and real run alike).
 check_config() {
   local out
-  if ! out="$("$PY" -m specs_verl.recipes compose "$@" 2>&1)"; then
+  if ! out="$("$PY" -m specs_verl.pipeline compose "$@" 2>&1)"; then
     printf '%s\n' "$out" | tail -n 6 >&2
     die "the $1 config of this stage does not compose (see above)"
   fi
@@ -130,7 +130,7 @@ output_of() {  # output_of DIR PLACEHOLDER: what a finished stage recorded, or (
 }
 
 # hf_weights RUN_DIR: the latest huggingface/ directory a verl run wrote
-hf_weights() { "$PY" -m specs_verl.recipes hf-dir "$1"; }
+hf_weights() { "$PY" -m specs_verl.pipeline hf-dir "$1"; }
 
 # ---------------------------------------------------------------- GRPO (stages 1a and 3)
 # knob_overrides KEY=VAR...: KEY=<value of VAR> for each knob VAR that is set; an unset knob keeps the preset's value

@@ -120,8 +120,8 @@ def _sample(args) -> None:
 
 
 def _pair(args) -> None:
-    from .pair import PairOptions, format_pair_summary, run_pair
-    from .pairing import PairConfig
+    from .pair_command import PairOptions, format_pair_summary, run_pair
+    from .pair_builder import PairConfig
 
     if args.judge == "openai":
         judge_opts = dict(url=args.judge_url, model=args.judge_model, api_key_env=args.judge_key_env,
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from .judge import JudgeUnavailable
-    from .pair import PairInputError
+    from .pair_command import PairInputError
     from .sample import SettingsMismatch
 
     try:

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 from specs_verl.atomic import atomic_path
 
-from .pairing import Pair
+from .pair_builder import Pair
 
 EXTRA_INFO_KEYS = ("qid", "ground_truth", "mode", "pollution_rule", "judge", "chosen_model", "rejected_model",
                    "chosen_sample_index", "rejected_sample_index")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any, Sequence
 
-from .pairing import DROPS, NO_PAIR_REASONS, STAGES, Pair, PairStats
+from .pair_builder import DROPS, NO_PAIR_REASONS, STAGES, Pair, PairStats
 
 
 def _summary(values: Sequence[float]) -> dict[str, float] | None:

@@ -8,8 +8,8 @@ import pytest
 
 from specs_verl.grading import grade
 from specs_verl.selfdistill.__main__ import main
-from specs_verl.selfdistill.pair import PairOptions, run_pair
-from specs_verl.selfdistill.pairing import DROPS, NO_PAIR_REASONS, STAGES, UNCHANGED_RULE, PairConfig
+from specs_verl.selfdistill.pair_command import PairOptions, run_pair
+from specs_verl.selfdistill.pair_builder import DROPS, NO_PAIR_REASONS, STAGES, UNCHANGED_RULE, PairConfig
 from specs_verl.selfdistill.pairs_file import EXTRA_INFO_KEYS
 from specs_verl.surface_form import POLLUTION_RULES, check, pollute
 

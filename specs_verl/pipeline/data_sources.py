@@ -1,4 +1,4 @@
-"""`python -m specs_verl.recipes data-sources FILE...`: the `data_source` names a set of RL parquet files hold.
+"""`python -m specs_verl.pipeline data-sources FILE...`: the `data_source` names a set of RL parquet files hold.
 
 The GPU recipe names GF's ID and OOD sources this way (ID_SOURCES from val_id.parquet, OOD_SOURCES from the
 val_ood_*.parquet files). A missing or unreadable file, one without a `data_source` column or without rows is

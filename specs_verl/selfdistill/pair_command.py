@@ -16,7 +16,7 @@ from typing import Any
 from specs_verl.generation import load_instruction, load_rl_requests
 
 from .judge import JudgeItem, JudgeUnavailable, load_judge
-from .pairing import PairConfig, PairStats, build_pairs, question_text
+from .pair_builder import PairConfig, PairStats, build_pairs, question_text
 from .pairs_file import write_pairs
 from .report import build_report, format_table
 from .samples_io import RUN_FILE, SampleFileError, read_samples, write_atomic

@@ -5,7 +5,7 @@ import re
 import subprocess
 import sys
 
-from specs_verl.recipes.progress import follow, quarter_marks
+from specs_verl.pipeline.progress import follow, quarter_marks
 
 
 def run(lines, **kw):
@@ -42,7 +42,7 @@ def test_the_total_is_read_from_the_trainer_and_shown_lines_are_echoed():
 def test_the_filter_survives_an_interrupt_and_drains_the_stream(tmp_path):
     """SIGINT goes to the whole foreground group on Ctrl-C; the filter ignores it and keeps copying to the log."""
     log = tmp_path / "stage.log"
-    proc = subprocess.Popen([sys.executable, "-m", "specs_verl.recipes", "progress", "--log", str(log)],
+    proc = subprocess.Popen([sys.executable, "-m", "specs_verl.pipeline", "progress", "--log", str(log)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     proc.stdin.write("first\n")
     proc.stdin.flush()

@@ -1,4 +1,4 @@
-"""`python -m specs_verl.recipes compose|data-sources|hf-dir|pairs-to-sft|progress|gf-seeds|summary`: what the bash
+"""`python -m specs_verl.pipeline compose|data-sources|hf-dir|pairs-to-sft|progress|gf-seeds|summary`: what the bash
 recipes need from Python."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m specs_verl.recipes", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m specs_verl.pipeline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("compose", help="compose a stage's hydra config with its overrides; fail on any error; "
                                        "print the settings the stage will train with")

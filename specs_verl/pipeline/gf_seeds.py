@@ -1,4 +1,4 @@
-"""`python -m specs_verl.recipes gf-seeds GF_DIR`: one GF table, summary and figure from the seeds' evaluations.
+"""`python -m specs_verl.pipeline gf-seeds GF_DIR`: one GF table, summary and figure from the seeds' evaluations.
 
 Reads GF_DIR/seed<S>/gf.csv (one `python -m specs_verl.evaluate` run per seed) and writes, next to them,
 gf.csv (every row with a `seed` column), gf_mean.csv (mean and std per run and step), gf.json (per run: the

@@ -1,6 +1,6 @@
 """A stage's console view: its whole output goes to a log file, the console gets progress and a few chosen lines.
 
-    CMD 2>&1 | python -m specs_verl.recipes progress --log LOG [--total N] [--pattern REGEX] [--show REGEX]
+    CMD 2>&1 | python -m specs_verl.pipeline progress --log LOG [--total N] [--pattern REGEX] [--show REGEX]
 
 verl and Ray print thousands of lines per stage (config dumps, per-worker warnings, per-step metric lines);
 a person wants to know that the stage is moving and what it wrote. Every input line is written to LOG as it
@@ -75,7 +75,7 @@ def follow(lines: Iterable[str], log: IO[str], out: IO[str], total: int | None, 
 def main(argv=None) -> int:
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m specs_verl.recipes progress", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m specs_verl.pipeline progress", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--log", required=True, help="file that receives every input line")
     p.add_argument("--total", type=int, default=None, help="the step count at which the stage is done")
