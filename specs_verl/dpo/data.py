@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .fingerprint import bytes_digest, json_digest
+from specs_verl.fingerprint import bytes_digest, json_digest
 from .ref_cache import row_key
 
 logger = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from .fingerprint import json_digest, model_digest
+from specs_verl.fingerprint import json_digest, model_digest
 
 FORMAT_VERSION = 2
 LIBRARIES = ("torch", "transformers", "verl", "specs-verl")

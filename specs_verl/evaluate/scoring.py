@@ -134,7 +134,7 @@ def _jsonable(value: Any) -> Any:
 
 def _image_content(image: Any) -> Any:
     """What an image of a request holds: its bytes (read from the file when given by path), never its name."""
-    from specs_verl.dpo.fingerprint import bytes_digest, file_digest
+    from specs_verl.fingerprint import bytes_digest, file_digest
 
     if isinstance(image, dict) and image.get("bytes") is not None:
         return bytes_digest(bytes(image["bytes"]))
@@ -148,7 +148,7 @@ def _image_content(image: Any) -> Any:
 
 def requests_digest(requests: Sequence) -> str:
     """The content of a set's requests: ids, messages (instruction included), images, answers."""
-    from specs_verl.dpo.fingerprint import json_digest
+    from specs_verl.fingerprint import json_digest
 
     return json_digest([[r.id, r.messages, [_image_content(i) for i in r.images], r.data_source,
                          _jsonable(r.ground_truth), r.extra_info] for r in requests])
@@ -160,7 +160,7 @@ def cache_dir(out: Path, label: str, model_path: Path, settings: GenSettings, se
     into the same folder is evaluated again), the backend, the settings and every set's requests."""
     import hashlib
 
-    from specs_verl.dpo.fingerprint import model_digest
+    from specs_verl.fingerprint import model_digest
 
     contents = [(s.name, s.kind, requests_digest(s.requests)) for s in sets]
     key = json.dumps([model_digest(model_path), backend, settings.as_dict(), contents], sort_keys=True, default=str)

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from specs_verl.dpo.data import PreferenceDataset
-from specs_verl.dpo.fingerprint import file_digest, model_digest
+from specs_verl.fingerprint import file_digest, model_digest
 from specs_verl.dpo.ref_cache import RefLogpCache, matches, reference_settings
 
 MODEL = {"override_config": {"attn_implementation": "sdpa"}, "use_remove_padding": False, "lora_rank": 0}
