@@ -13,7 +13,7 @@ from hydra.core.global_hydra import GlobalHydra
 
 from specs_verl.grpo import TRAINER_NAME, SpecsPPOTrainerSync
 from specs_verl.metrics import generalization_factor
-from tests.conftest import PYTHON, REPO, cpu_subprocess_env, run_cmd
+from tests.commands import PYTHON, REPO, cpu_subprocess_env, run_cmd
 
 N = 4  # responses per prompt
 SOURCES = {"tiny_count": 3, "tiny_choice": 2, "tiny_shapes": 2}  # prompts per source

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from specs_verl.__main__ import COMMANDS
-from tests.conftest import REPO
+from tests.commands import REPO
 
 
 def test_every_listed_command_exists():

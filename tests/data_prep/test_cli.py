@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.commands import REPO
 
 from . import fixtures as fx
 

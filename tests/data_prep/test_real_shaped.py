@@ -11,7 +11,7 @@ import pytest
 
 from specs_verl.data_prep import prepare
 from specs_verl.generation.prompt import load_instruction
-from tests.conftest import REPO
+from tests.commands import REPO
 
 from . import real_shaped as rs
 from .checks import by_qid, check_rows, report

@@ -8,7 +8,7 @@ import pytest
 from hydra import compose, initialize_config_module
 
 from specs_verl.dpo.config import load_settings
-from tests.conftest import PYTHON, REPO, cpu_subprocess_env
+from tests.commands import PYTHON, REPO, cpu_subprocess_env
 
 
 def settings(*overrides):

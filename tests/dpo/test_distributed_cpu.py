@@ -19,7 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.conftest import PYTHON, cpu_subprocess_env, run_cmd
+from tests.commands import PYTHON, cpu_subprocess_env, run_cmd
 
 pytestmark = pytest.mark.slow  # torchrun runs of the trainer
 

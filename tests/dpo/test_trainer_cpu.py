@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tests.conftest import PYTHON, cpu_subprocess_env, run_cmd
+from tests.commands import PYTHON, cpu_subprocess_env, run_cmd
 
 pytestmark = pytest.mark.slow  # whole runs of the trainer
 

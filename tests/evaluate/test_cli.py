@@ -8,7 +8,7 @@ import pytest
 
 from specs_verl.reward import compute_score
 from specs_verl.tiny.model import make_tiny_model
-from tests.conftest import PYTHON, REPO, cpu_subprocess_env, run_cmd
+from tests.commands import PYTHON, REPO, cpu_subprocess_env, run_cmd
 from tests.evaluate.png_checks import assert_three_panel_figure
 
 SETS = ("tiny_count", "tiny_choice", "tiny_shapes")

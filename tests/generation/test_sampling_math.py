@@ -5,7 +5,7 @@ import math
 import torch
 
 from specs_verl.generation.branching import set_size_from_logprobs
-from specs_verl.generation.sampler import SeededSampler, top_p_set_size
+from specs_verl.generation.sampler import TEMPERATURE_1, SeededSampler, top_p_set_size
 from specs_verl.generation.seeding import row_seed
 
 
@@ -30,7 +30,7 @@ def test_set_size_from_top_k_logprobs():
 def test_sampler_bans_suppressed_tokens_and_follows_its_seeds():
     scores = torch.zeros(3, 8)
     scores[:, 5] = 20.0  # the model "wants" token 5, which is banned
-    sampler = SeededSampler([1, 2, 1], temperature=1.0, top_p=1.0, suppress_ids=[5], logprobs=True,
+    sampler = SeededSampler([1, 2, 1], temperature=1.0, top_p=1.0, suppress_ids=[5], logprobs=TEMPERATURE_1,
                             branching_top_p=0.95)
     picks = [sampler(None, scores.clone()).argmax(-1).tolist() for _ in range(50)]
     assert all(5 not in p for p in picks)

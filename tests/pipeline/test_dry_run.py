@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import REPO
+from tests.commands import REPO
 
 pytestmark = pytest.mark.slow  # every test runs a whole recipe in bash (20-40 s each)
 

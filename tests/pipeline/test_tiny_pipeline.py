@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO
+from tests.commands import REPO
 
 pytestmark = pytest.mark.slow  # the whole tiny CPU pipeline
 

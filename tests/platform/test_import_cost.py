@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import PYTHON, REPO
+from tests.commands import PYTHON, REPO
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from specs_verl.platform import SFT_CPU
-from tests.conftest import PYTHON, cpu_subprocess_env, run_cmd
+from tests.commands import PYTHON, cpu_subprocess_env, run_cmd
 
 pytestmark = pytest.mark.slow  # torchrun runs of verl's SFT trainer
 

@@ -28,7 +28,7 @@ import pytest
 import torch
 
 from specs_verl.rollout.engine import weight_fingerprint
-from tests.conftest import PYTHON, REPO, cpu_subprocess_env, run_cmd
+from tests.commands import PYTHON, REPO, cpu_subprocess_env, run_cmd
 
 pytestmark = pytest.mark.slow  # verl GRPO runs with Ray and torchrun
 

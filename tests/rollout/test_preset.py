@@ -6,7 +6,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from specs_verl.platform.overrides import GRPO_CPU
-from tests.conftest import REPO
+from tests.commands import REPO
 
 
 def _compose(config_module: str, name: str, overrides: list[str]):

@@ -13,7 +13,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from specs_verl.rollout.registration import NAME, PostImportHooks, register_adapter, register_replica
-from tests.conftest import PYTHON, REPO
+from tests.commands import PYTHON, REPO
 
 
 def test_importing_the_package_imports_neither_verl_nor_torch_ray_or_transformers():

@@ -12,7 +12,7 @@ import pytest
 from specs_verl.selfdistill.__main__ import main
 from specs_verl.selfdistill.samples_io import read_samples, shard_paths
 
-from tests.conftest import REPO, cpu_subprocess_env
+from tests.commands import REPO, cpu_subprocess_env
 
 
 def _parquet(tiny_data_dir, tmp_path, n=6, name="rl.parquet", edit=None):
