@@ -1,10 +1,16 @@
-"""Per-row seeded sampling for `transformers.generate`, with optional per-token log-probs and top-p set sizes.
+"""The sampling step of the HF model core: per-row seeded draws inside `transformers.generate`.
 
 `generate(do_sample=True)` draws every row of a batch from one global random stream, so a sample depends on
 which other prompts share its batch. `SeededSampler` is a logits processor that instead draws each row from
 its own `torch.Generator` and then masks every other token, so `generate` runs greedily (argmax) and simply
-takes the drawn token. A sample then depends only on (seed, request id, sample index), never on batching or on
-how a resumed run was cut. The same pass records what the generation metrics need at no extra forward cost.
+takes the drawn token. A sample then depends only on its seed, never on batching, on how a resumed run was
+cut or on how many replicas share the work. The same pass records what callers need at no extra forward cost.
+
+Two kinds of log-probs, named by the temperature they are at (`logprobs=`):
+- `TEMPERATURE_1`: log-softmax of the logits the sampler may draw from (banned ids removed), at temperature 1:
+  the model's own distribution, vLLM's "raw" log-probs. The offline `hf` backend's `Sample.logprobs`.
+- `SAMPLING_TEMPERATURE`: log-softmax of the raw logits over the whole vocabulary divided by the sampling
+  temperature (1 for greedy): what verl's actor recomputes. The `hf` rollout's `TokenOutput.log_probs`.
 """
 
 from __future__ import annotations
@@ -12,8 +18,10 @@ from __future__ import annotations
 import torch
 from transformers import LogitsProcessor
 
-
 from specs_verl.metrics.branching import nucleus_sizes
+from specs_verl.rollout.sampling import LOGPROB_KINDS, SAMPLING_TEMPERATURE, TEMPERATURE_1
+
+__all__ = ["LOGPROB_KINDS", "SAMPLING_TEMPERATURE", "TEMPERATURE_1", "SeededSampler", "top_p_set_size"]
 
 
 def top_p_set_size(sorted_probs: torch.Tensor, top_p: float) -> torch.Tensor:
@@ -30,41 +38,55 @@ class SeededSampler(LogitsProcessor):
         temperature: 0 means greedy.
         top_p: nucleus truncation of the temperature-scaled distribution (1.0 = none).
         suppress_ids: token ids never sampled (vision placeholders, ids past the tokenizer's vocabulary).
-        logprobs: record the log-probability of each drawn token (model distribution, temperature 1).
-        branching_top_p: record the smallest-set size reaching this mass (model distribution), or None.
+        top_k: keep only the k most likely tokens before top-p (0 = no filter).
+        repetition_penalty: transformers' repetition penalty (1.0 = none), applied before the bans.
+        logprobs: record the log-prob of each drawn token: None, `TEMPERATURE_1` or `SAMPLING_TEMPERATURE`.
+        branching_top_p: record the smallest-set size reaching this mass (temperature 1, bans applied), or None.
     """
 
     def __init__(self, seeds: list[int], temperature: float, top_p: float, suppress_ids: list[int],
-                 device: torch.device | str = "cpu", logprobs: bool = False, branching_top_p: float | None = None):
+                 device: torch.device | str = "cpu", *, top_k: int = 0, repetition_penalty: float = 1.0,
+                 logprobs: str | None = None, branching_top_p: float | None = None):
         if not 0.0 < top_p <= 1.0:
             raise ValueError(f"top_p must be in (0, 1], got {top_p}")
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
+        if logprobs not in (None, *LOGPROB_KINDS):
+            raise ValueError(f"logprobs={logprobs!r}: use None or one of {', '.join(LOGPROB_KINDS)}")
         self.temperature = float(temperature)
         self.top_p = float(top_p)
+        self.top_k = int(top_k)
+        self.penalty = None
+        if repetition_penalty != 1.0:
+            from transformers import RepetitionPenaltyLogitsProcessor
+
+            self.penalty = RepetitionPenaltyLogitsProcessor(repetition_penalty)
         self.suppress = torch.tensor(sorted(set(suppress_ids)), dtype=torch.long, device=device)
         self.generators = []
         for s in seeds:
             g = torch.Generator(device=device)
             g.manual_seed(s)
             self.generators.append(g)
-        self.record_logprobs = logprobs
+        self.logprob_kind = logprobs
+        # the temperature the recorded log-probs are at
+        self.logprob_temperature = 1.0 if logprobs == TEMPERATURE_1 or self.temperature == 0 else self.temperature
         self.branching_top_p = branching_top_p
         self.logprobs: list[torch.Tensor] = []  # one [B] tensor per step
         self.set_sizes: list[torch.Tensor] = []
 
     @torch.no_grad()
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        scores = scores.float()
+        raw = scores.float()
+        scores = raw if self.penalty is None else self.penalty(input_ids, raw.clone())
         if self.suppress.numel():
-            scores.index_fill_(1, self.suppress.to(scores.device), float("-inf"))
-        if self.temperature == 0.0:
-            tokens = scores.argmax(dim=-1)
-        else:
-            tokens = self._draw(scores)
-        if self.record_logprobs or self.branching_top_p is not None:
+            scores = scores.index_fill(1, self.suppress.to(scores.device), float("-inf"))
+        tokens = scores.argmax(dim=-1) if self.temperature == 0.0 else self._draw(scores)
+        if self.logprob_kind == SAMPLING_TEMPERATURE:
+            logp = torch.log_softmax(raw / self.logprob_temperature, dim=-1)
+            self.logprobs.append(logp.gather(1, tokens[:, None]).squeeze(1).cpu())
+        if self.logprob_kind == TEMPERATURE_1 or self.branching_top_p is not None:
             model_logp = torch.log_softmax(scores, dim=-1)
-            if self.record_logprobs:
+            if self.logprob_kind == TEMPERATURE_1:
                 self.logprobs.append(model_logp.gather(1, tokens[:, None]).squeeze(1).cpu())
             if self.branching_top_p is not None:
                 sorted_p = model_logp.exp().sort(dim=-1, descending=True).values
@@ -74,7 +96,11 @@ class SeededSampler(LogitsProcessor):
         return out
 
     def _draw(self, scores: torch.Tensor) -> torch.Tensor:
-        probs = torch.softmax(scores / self.temperature, dim=-1)
+        logits = scores / self.temperature
+        if 0 < self.top_k < logits.shape[-1]:  # transformers' order: temperature, top-k, top-p
+            kth = logits.topk(self.top_k, dim=-1).values[:, -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        probs = torch.softmax(logits, dim=-1)
         if self.top_p < 1.0:
             sorted_p, order = probs.sort(dim=-1, descending=True)
             keep = top_p_set_size(sorted_p, self.top_p)
@@ -85,6 +111,6 @@ class SeededSampler(LogitsProcessor):
 
     def per_row(self, row: int, n_tokens: int) -> tuple[list[float] | None, list[int] | None]:
         """The recorded lists for one row, cut to its `n_tokens` generated tokens."""
-        lp = [float(step[row]) for step in self.logprobs[:n_tokens]] if self.record_logprobs else None
+        lp = [float(step[row]) for step in self.logprobs[:n_tokens]] if self.logprob_kind else None
         bs = [int(step[row]) for step in self.set_sizes[:n_tokens]] if self.branching_top_p is not None else None
         return lp, bs

@@ -10,8 +10,8 @@ rollout registries once verl loads them (`registration`); nothing else is import
 It also installs a narrow guard for a verl bug that breaks Qwen-VL training when every sequence of a batch has
 the same length (`position_ids_fix`, verl issue 7899).
 
-    engine.py        HFGenerator: batched transformers generation, log-probs, image inputs, weight loading
-    sampling.py      verl's sampling dict -> SamplingSpec (pure)
+    engine.py        HFGenerator: the HF model core (`specs_verl.generation.hf_model`) plus weight loading
+    sampling.py      verl's sampling dict -> SamplingSpec (pure; also what the offline hf backend asks the core)
     batching.py      MicroBatcher: requests that arrive together -> one batch (pure asyncio)
     server.py        HFRolloutServer: the Ray actor answering verl's generate calls
     replica.py       HFReplica: starts the server next to the replica's training worker

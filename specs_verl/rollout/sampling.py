@@ -10,7 +10,9 @@ verl's agent loop sends every request a dict such as `{"temperature": 1.0, "top_
 - `n` samples per request (verl itself always sends one request per sample and `n` absent);
 - `logprobs` truthy: return the log-probability of every generated token;
 - `ignore_eos`: keep generating after an end-of-sequence token, up to `max_tokens`;
-- `seed`: make this request's samples reproducible (the generator runs a seeded request on its own).
+- `seed`: make this request's samples reproducible (each sample draws from its own generator seeded from it);
+- `branching_top_p` (this project's key, not vLLM's): also return, per generated token, the size of the smallest
+  token set holding that mass of the model's distribution (the rollout branching factor).
 Keys that have no meaning here are collected in `ignored` so the caller can say so once.
 """
 
@@ -21,6 +23,11 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 # Keys a vLLM/sglang request may carry that change nothing for a transformers sampler run on one process.
+# The temperature returned log-probs are at (`SamplingSpec.logprobs_at`; computed in `generation.sampler`).
+SAMPLING_TEMPERATURE = "sampling_temperature"  # log_softmax(raw logits / T): what verl's actor recomputes
+TEMPERATURE_1 = "temperature_1"  # the model's own distribution, banned ids removed: vLLM's raw log-probs
+LOGPROB_KINDS = (TEMPERATURE_1, SAMPLING_TEMPERATURE)
+
 _NO_EFFECT = frozenset({"detokenize", "skip_special_tokens", "spaces_between_special_tokens", "priority",
                         "extra_args", "output_kind", "prompt_logprobs"})
 
@@ -36,6 +43,8 @@ class SamplingSpec:
     logprobs: bool = False
     ignore_eos: bool = False
     seed: int | None = None
+    logprobs_at: str = SAMPLING_TEMPERATURE
+    branching_top_p: float | None = None
 
     @property
     def greedy(self) -> bool:
@@ -43,15 +52,16 @@ class SamplingSpec:
 
     @property
     def logprob_temperature(self) -> float:
-        """The temperature the returned log-probs are computed at: the sampling one, or 1 for greedy decoding.
-        verl's actor recomputes `log_softmax(logits / temperature)` with the rollout temperature, so this is the
-        quantity its rollout-vs-actor comparison expects."""
-        return 1.0 if self.greedy else self.temperature
+        """The temperature the returned log-probs are computed at: with `logprobs_at=SAMPLING_TEMPERATURE` (verl's
+        default) the sampling one, or 1 for greedy decoding: verl's actor recomputes `log_softmax(logits / T)`
+        with the rollout temperature, so this is the quantity its rollout-vs-actor comparison expects."""
+        return 1.0 if self.greedy or self.logprobs_at == TEMPERATURE_1 else self.temperature
 
     def batch_key(self) -> tuple:
-        """Requests with equal keys can share one `generate` call (the per-request length cap, `n` and `logprobs`
-        can differ: rows are cut to their own `max_tokens` afterwards)."""
-        return (self.temperature, self.top_p, self.top_k, self.repetition_penalty, self.ignore_eos, self.seed)
+        """Requests with equal keys can share one `generate` call (the per-request length cap, `n`, `logprobs` and
+        the seed can differ: rows are cut to their own `max_tokens` afterwards, each row has its own generator)."""
+        return (self.temperature, self.top_p, self.top_k, self.repetition_penalty, self.ignore_eos,
+                self.seed is not None, self.logprobs_at, self.branching_top_p)
 
 
 def _number(params: Mapping[str, Any], key: str, default: float) -> float:
@@ -109,6 +119,9 @@ def parse_sampling_params(params: Mapping[str, Any] | None, *, prompt_tokens: in
     if n < 1:
         raise ValueError(f"sampling parameter n={n} must be at least 1")
     seed = params.get("seed")
+    branching = params.get("branching_top_p")
+    if branching is not None and not 0.0 < float(branching) <= 1.0:
+        raise ValueError(f"sampling parameter branching_top_p={branching} is not in (0, 1]")
     spec = SamplingSpec(
         max_tokens=max_new_tokens(params, prompt_tokens, prompt_length, response_length, max_model_len),
         temperature=temperature,
@@ -119,8 +132,9 @@ def parse_sampling_params(params: Mapping[str, Any] | None, *, prompt_tokens: in
         logprobs=_wants_logprobs(params.get("logprobs")),
         ignore_eos=bool(params.get("ignore_eos", default_ignore_eos)),
         seed=int(seed) if seed is not None else None,
+        branching_top_p=float(branching) if branching is not None else None,
     )
     known = {"temperature", "top_p", "top_k", "repetition_penalty", "n", "logprobs", "ignore_eos", "seed",
-             "max_tokens", "max_new_tokens"}
+             "max_tokens", "max_new_tokens", "branching_top_p"}
     ignored = sorted(k for k in params if k not in known and k not in _NO_EFFECT)
     return spec, ignored
