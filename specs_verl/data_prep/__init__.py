@@ -6,8 +6,8 @@
 Modules: one per dataset family (`virl39k`, `geometry3k`, `mathvista`, `mathverse`, `mathvision`, `mmmu`) holding
 its `convert(record, ctx) -> Problem` and its `SPEC`; `registry` (names -> specs); `problem` (the neutral form and
 answer/choice helpers); `placeholders` (image references -> `<image>`); `images` (any image -> PNG/JPEG bytes);
-`rows` (the verl row and its Arrow schema); `loading` (`datasets.load_dataset`); `writing` (atomic files);
-`prepare` (the loop, counts and report). No torch, verl or Ray imports.
+`rows` (a `Problem` -> the verl row of `specs_verl.schema.rl_rows`, which holds its Arrow schema and writer);
+`loading` (`datasets.load_dataset`); `prepare` (the loop, counts and report). No torch, verl or Ray imports.
 """
 
 from .prepare import DataPrepError, Result, prepare

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import re
 
+from specs_verl.schema.images import IMAGE_PLACEHOLDER as PLACEHOLDER
+
 from .problem import Skip
 
-PLACEHOLDER = "<image>"
 _NUMBERED = re.compile(r"<image[ _]?(\d+)>", re.I)
 # verl treats these as video/audio slots; a question that merely mentions them must not open one.
 _OTHER_SLOTS = {"<video>": "[video]", "<audio>": "[audio]"}

@@ -11,19 +11,22 @@ first skipped record stops the run with its row, id and reason. Nothing is writt
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from specs_verl.atomic import write_atomic
+from specs_verl.schema.rl_rows import open_writer
+
 from .dataset_spec import ConvertContext
 from .images import ImageArchive
 from .loading import iter_records, load_source
 from .problem import Excluded, LayoutError, Skip
 from .registry import get_spec
-from .rows import RowSettings, arrow_schema, build_row
-from .writing import ParquetRowWriter, write_json
+from .rows import RowSettings, build_row
 
 MAX_LISTED_SKIPS = 1000  # keeps the report small on a badly matched source
 
@@ -116,8 +119,8 @@ def prepare(name: str, out_dir: str | Path, *, source: str | None = None, split:
     else:
         tick = progress or (lambda n: None)
 
-    writer = ParquetRowWriter(out_dir / f"{stem}.parquet", arrow_schema())
-    held = ParquetRowWriter(out_dir / f"{stem}_holdout.parquet", arrow_schema()) if holdout else None
+    writer = open_writer(out_dir / f"{stem}.parquet")
+    held = open_writer(out_dir / f"{stem}_holdout.parquet") if holdout else None
     held_count = 0
     try:
         for part in src.parts:
@@ -174,7 +177,7 @@ def prepare(name: str, out_dir: str | Path, *, source: str | None = None, split:
             held.abort()
 
     result.seconds = time.perf_counter() - started
-    write_json(result.report_path, {
+    report = {
         "dataset": spec.name, "data_source": settings.data_source, "source": result.source, "split": split,
         "configs": [p.config for p in src.parts if p.config], "variant": variant,
         "prompt_template": prompt_template, "output": str(result.out_path) if result.out_path else None,
@@ -182,7 +185,8 @@ def prepare(name: str, out_dir: str | Path, *, source: str | None = None, split:
         "skipped": dict(result.skipped.most_common()), "excluded": dict(result.excluded.most_common()),
         "notes": result.notes, "skipped_rows": listed,
         "skipped_rows_not_listed": max(0, sum(result.skipped.values()) - len(listed)),
-    })
+    }
+    write_atomic(result.report_path, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     if not result.written:
         reasons = ", ".join(f"{r} {n}" for r, n in (result.skipped + result.excluded).most_common()) or "no rows"
         raise DataPrepError(f"{spec.name} [{split}]: no row written ({reasons}); see {result.report_path}")

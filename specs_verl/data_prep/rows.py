@@ -1,20 +1,6 @@
-"""`Problem` -> one row of verl's RL parquet schema (what RLHFDataset and the specs reward read).
-
-    data_source   str                       one per set (GF splits validation metrics by it)
-    prompt        [{"role": "user", "content": "<image>...question...\\n" + instruction}]; multiple-choice rows
-                  get the template's `_choice` variant, which asks for the option letter
-    images        [{"bytes": PNG/JPEG, "path": None}], one per `<image>` placeholder, in order ([] for a
-                  text-only row)
-    ability       str
-    reward_model  {"style": "rule", "ground_truth": str}   an option letter for multiple choice, sorted letters
-                  joined by commas for multi-select ("C,D"), else the normalised gold answer (`gold_answers`)
-    extra_info    the same keys on every row (verl fails to batch rows whose extra_info keys differ), as the
-                  grader reads them (`specs_verl.grading.grade`):
-                  index, split, qid, question, answer (as the dataset spells it), answer_type (choice |
-                  multi_select | number | text), options (option texts, A first; [] when not multiple choice or
-                  unknown), category, source_row, answers (every acceptable answer when there are several, else
-                  []), precision (decimals numbers are compared to, else null)
-"""
+"""`Problem` -> one row of verl's RL parquet, the contract in `specs_verl.schema.rl_rows` (its columns, the
+`extra_info` keys the grader reads, its Arrow schema and writer). Multiple-choice rows get the template's
+`_choice` variant, which asks for the option letter; images are `{"bytes", "path": None}`, one per `<image>`."""
 
 from __future__ import annotations
 
@@ -25,28 +11,6 @@ from .gold_answers import normalise_free_form
 from .images import image_entry
 from .placeholders import place_images, without_references
 from .problem import Problem, Skip, answer_type, options_block, text
-
-EXTRA_INFO_KEYS = ("index", "split", "qid", "question", "answer", "answer_type", "options", "category",
-                   "source_row", "answers", "precision")
-
-
-def arrow_schema():
-    """The parquet schema, fixed so that every chunk a streaming writer appends has the same types."""
-    import pyarrow as pa
-
-    return pa.schema([
-        ("data_source", pa.string()),
-        ("prompt", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
-        ("images", pa.list_(pa.struct([("bytes", pa.binary()), ("path", pa.string())]))),
-        ("ability", pa.string()),
-        ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", pa.string())])),
-        ("extra_info", pa.struct([
-            ("index", pa.int64()), ("split", pa.string()), ("qid", pa.string()), ("question", pa.string()),
-            ("answer", pa.string()), ("answer_type", pa.string()), ("options", pa.list_(pa.string())),
-            ("category", pa.string()), ("source_row", pa.int64()), ("answers", pa.list_(pa.string())),
-            ("precision", pa.int64()),
-        ])),
-    ])
 
 
 @dataclass(frozen=True)

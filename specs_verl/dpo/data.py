@@ -1,9 +1,6 @@
-"""Preference pairs for a vision-language model: validate, tokenize with the model's processor, collate.
+"""Preference pairs for a vision-language model: tokenize with the model's processor, collate.
 
-Parquet schema (one row per pair): `prompt` (chat messages; `<image>` placeholders in the text, one per entry
-of `images`), `images` (list of {"bytes", "path"} or a path string), `chosen` and `rejected` (a string or an
-assistant message), optional `data_source`, `pair_id`, `extra_info`.
-
+The rows and their checks (file, row, reason) are the pairs contract, `specs_verl.schema.pairs`.
 Each pair is encoded as two sequences, chosen then rejected, that share the prompt tokens and the image
 features; `collate_pairs` lays them out as two rows (separate) or one prefix-shared row (shared, packing.py).
 The loss mask covers response tokens only. A pair that does not fit `max_length` is refused (or skipped and
@@ -12,23 +9,22 @@ counted): the prompt and its image tokens are never truncated.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from specs_verl.fingerprint import bytes_digest, json_digest
+from specs_verl.fingerprint import json_digest
+from specs_verl.schema import images as img
+from specs_verl.schema.pairs import BadPairError, check_pair, read_pair_records
+from specs_verl.schema.parquet import count_rows
+
 from .ref_cache import row_key
 
 logger = logging.getLogger(__name__)
-
-IMAGE_PLACEHOLDER = "<image>"
 
 
 class EncodeError(ValueError):
@@ -37,14 +33,6 @@ class EncodeError(ValueError):
     def __init__(self, code: str, reason: str):
         super().__init__(reason)
         self.code = code
-
-
-class BadPairError(ValueError):
-    """A pair that cannot be trained on, with the file, row and reason in its message."""
-
-    def __init__(self, file: str, row: int, reason: str, code: str):
-        super().__init__(f"{file}: row {row}: {reason}")
-        self.file, self.row, self.reason, self.code = file, row, reason, code
 
 
 @dataclass
@@ -65,84 +53,6 @@ class SkipReport:
         return {"total": self.total, "kept": self.kept, "skipped": dict(self.skipped), "examples": self.examples}
 
 
-def plain(value: Any) -> Any:
-    """Parquet hands back numpy arrays for lists; make them Python lists, recursively."""
-    if isinstance(value, np.ndarray):
-        return [plain(v) for v in value.tolist()]
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    return value
-
-
-def response_text(value: Any, side: str) -> str:
-    value = plain(value)
-    if isinstance(value, list) and len(value) == 1:
-        value = value[0]
-    if isinstance(value, dict):
-        if value.get("role", "assistant") != "assistant":
-            raise ValueError(f"{side} is a message with role {value.get('role')!r}, expected 'assistant'")
-        value = value.get("content")
-    if not isinstance(value, str):
-        raise ValueError(f"{side} must be a string or an assistant message, got {type(value).__name__}")
-    if not value.strip():
-        raise ValueError(f"{side} is empty")
-    return value
-
-
-def prompt_messages(value: Any) -> list[dict]:
-    value = plain(value)
-    if isinstance(value, str):
-        value = [{"role": "user", "content": value}]
-    if not isinstance(value, list) or not value:
-        raise ValueError("prompt must be a non-empty list of chat messages")
-    for m in value:
-        if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
-            raise ValueError("every prompt message needs a string 'role' and a string 'content'")
-    return value
-
-
-def _image_bytes(item: Any, i: int, base_dir: str) -> bytes:
-    """The raw bytes of one `images` entry ({"bytes"}, {"path"} or a path string; paths relative to the file)."""
-    if isinstance(item, dict) and item.get("bytes") is not None:
-        return bytes(item["bytes"])
-    if isinstance(item, dict) and item.get("path"):
-        path = item["path"]
-    elif isinstance(item, str):
-        path = item
-    else:
-        raise ValueError(f"image {i} has neither bytes nor a path")
-    path = path if os.path.isabs(path) else os.path.join(base_dir, path)
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as e:
-        raise ValueError(f"image {i} cannot be read ({type(e).__name__}: {e})") from None
-
-
-def _load_images(value: Any, base_dir: str) -> tuple[list, list[str]]:
-    """The images of a row as RGB PIL images, and a digest of each one's bytes (for the reference cache key)."""
-    from PIL import Image
-
-    value = plain(value)
-    if value is None:
-        return [], []
-    if not isinstance(value, list):
-        value = [value]
-    images, digests = [], []
-    for i, item in enumerate(value):
-        data = _image_bytes(item, i, base_dir)
-        try:
-            img = Image.open(io.BytesIO(data))
-            img.load()
-        except Exception as e:  # truncated or not an image
-            raise ValueError(f"image {i} cannot be read ({type(e).__name__}: {e})") from None
-        images.append(img.convert("RGB"))
-        digests.append(bytes_digest(data))
-    return images, digests
-
-
 def set_max_pixels(processor, max_pixels: int) -> None:
     """Images above `max_pixels` are resized down by the processor (Qwen2-VL: fewer image tokens).
     transformers 5 reads `size.longest_edge`; older image processors a `max_pixels` attribute."""
@@ -158,21 +68,6 @@ def set_max_pixels(processor, max_pixels: int) -> None:
         raise ValueError("data.max_pixels is set but the processor has no image processor with a pixel limit")
 
 
-def _to_chat(messages: list[dict]) -> list[dict]:
-    """`<image>` placeholders in string content -> the typed content list processors expect."""
-    out = []
-    for m in messages:
-        parts = m["content"].split(IMAGE_PLACEHOLDER)
-        content = []
-        for k, text in enumerate(parts):
-            if k:
-                content.append({"type": "image"})
-            if text:
-                content.append({"type": "text", "text": text})
-        out.append({"role": m["role"], "content": content})
-    return out
-
-
 class PreferenceDataset(Dataset):
     """Pairs from one or more parquet files; item i is (chosen sequence, rejected sequence) as verl rows.
 
@@ -182,7 +77,6 @@ class PreferenceDataset(Dataset):
 
     def __init__(self, files: str | list[str], processor, max_length: int, on_bad_pair: str = "error",
                  show_progress: bool = True):
-        import pandas as pd
         from tqdm import tqdm
 
         if on_bad_pair not in ("error", "skip"):
@@ -194,13 +88,9 @@ class PreferenceDataset(Dataset):
         self.report = SkipReport()
         self.rows: list[dict] = []
         for file in self.files:
-            frame = pd.read_parquet(file)
-            for column in ("prompt", "chosen", "rejected"):
-                if column not in frame.columns:
-                    raise ValueError(f"{file}: missing column {column!r} (columns: {list(frame.columns)})")
-            records = frame.to_dict("records")
-            for i, record in enumerate(tqdm(records, desc=f"checking pairs in {os.path.basename(file)}",
-                                            disable=not show_progress)):
+            records = read_pair_records(file)
+            for i, record in tqdm(records, total=count_rows(file), disable=not show_progress,
+                                  desc=f"checking pairs in {os.path.basename(file)}"):
                 self.report.total += 1
                 try:
                     row = self._check(file, i, record)
@@ -215,37 +105,11 @@ class PreferenceDataset(Dataset):
             raise ValueError(f"no usable pairs in {self.files} (skipped: {dict(self.report.skipped)})")
 
     def _check(self, file: str, i: int, record: dict) -> dict:
-        base_dir = os.path.dirname(os.path.abspath(file))
+        row, images, image_digests = check_pair(file, i, record)
 
         def bad(code: str, reason: str) -> BadPairError:
             return BadPairError(file, i, reason, code)
 
-        try:
-            messages = prompt_messages(record["prompt"])
-        except ValueError as e:
-            raise bad("bad_prompt", str(e)) from None
-        try:
-            chosen = response_text(record["chosen"], "chosen")
-            rejected = response_text(record["rejected"], "rejected")
-        except ValueError as e:
-            code = "empty_response" if "empty" in str(e) else "bad_response"
-            raise bad(code, str(e)) from None
-        if chosen == rejected:
-            raise bad("identical_pair", "chosen and rejected are identical")
-        try:
-            images, image_digests = _load_images(record.get("images"), base_dir)
-        except ValueError as e:
-            raise bad("bad_image", str(e)) from None
-        placeholders = sum(m["content"].count(IMAGE_PLACEHOLDER) for m in messages)
-        if placeholders != len(images):
-            raise bad("image_count_mismatch",
-                      f"the prompt has {placeholders} {IMAGE_PLACEHOLDER} placeholder(s) but {len(images)} image(s)")
-        row = {
-            "messages": messages, "chosen": chosen, "rejected": rejected, "images": record.get("images"),
-            "base_dir": base_dir, "data_source": str(record.get("data_source") or "default"),
-            "pair_id": str(record.get("pair_id") if record.get("pair_id") is not None else f"{file}:{i}"),
-            "file": file, "row": i,
-        }
         try:
             encoded = self.encode(row, images)
         except EncodeError as e:
@@ -259,7 +123,8 @@ class PreferenceDataset(Dataset):
                 raise bad("empty_response", f"{side} has no response tokens")
         row["lengths"] = (encoded["chosen"]["input_ids"].shape[0], encoded["rejected"]["input_ids"].shape[0])
         # what the reference log-probs of this row depend on, besides the model and settings
-        row["ref_key"] = row_key(row["pair_id"], json_digest([messages, chosen, rejected, image_digests]))
+        row["ref_key"] = row_key(row["pair_id"], json_digest([row["messages"], row["chosen"], row["rejected"],
+                                                          image_digests]))
         return row
 
     def encode(self, row: dict, images: list | None = None) -> dict[str, dict]:
@@ -267,8 +132,8 @@ class PreferenceDataset(Dataset):
 
         Raises EncodeError when the chat template or the processor fails on the pair."""
         if images is None:
-            images = _load_images(row["images"], row["base_dir"])[0]
-        chat = _to_chat(row["messages"])
+            images = img.decode_all(row["images"])[0]
+        chat = img.to_chat_parts(row["messages"])
         prompt_text = self._template(chat, add_generation_prompt=True)
         try:
             if images:

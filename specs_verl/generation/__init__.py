@@ -37,9 +37,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from specs_verl.schema.images import as_pil
+from specs_verl.schema.parquet import count_rows
+from specs_verl.schema.rl_rows import RLDataError, question_id
+
 from .prompt import apply_instruction, load_instruction
-from .request import Request, Sample, as_pil
-from .rl_data import RLDataError, count_rows, iter_rl_requests, load_rl_requests, question_id
+from .request import Request, Sample
+from .rl_data import iter_rl_requests, load_rl_requests
 
 BACKENDS = ("hf", "vllm")
 

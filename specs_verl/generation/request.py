@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import io
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
-IMAGE_PLACEHOLDER = "<image>"
+from specs_verl.schema.images import as_pil, count_placeholders
 
 
 @dataclass
 class Request:
     """One prompt: chat messages in verl's RL row schema plus the images their `<image>` placeholders stand for.
 
-    `images` holds, in placeholder order, anything `as_pil` opens: a PIL image, a verl-style dict
-    {"bytes": ..., "path": ...}, or a file path. Backends decode them only when a batch is built, so a
-    dataset of large images is never held decoded in memory.
+    `images` holds, in placeholder order, anything `schema.images.as_pil` opens: a PIL image, a verl-style dict
+    {"bytes": ..., "path": ...} (read from an RL parquet: the path already resolved against its folder), or a
+    file path. Backends decode them only when a batch is built, so a dataset of large images is never held
+    decoded in memory.
     `id` must be unique within one `generate` call: backends derive each sample's random stream from it.
     """
 
@@ -28,7 +27,7 @@ class Request:
     extra_info: dict[str, Any] = field(default_factory=dict)
 
     def n_placeholders(self) -> int:
-        return sum(_text_of(m).count(IMAGE_PLACEHOLDER) for m in self.messages)
+        return count_placeholders(self.messages)
 
     def pil_images(self) -> list:
         return [as_pil(im) for im in self.images]
@@ -53,52 +52,6 @@ class Sample:
     token_ids: list[int] | None = None
     logprobs: list[float] | None = None
     top_p_set_sizes: list[int] | None = None
-
-
-def _text_of(message: dict[str, Any]) -> str:
-    content = message.get("content", "")
-    if isinstance(content, str):
-        return content
-    # already structured content (a list of parts): count text parts only
-    return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-
-
-def as_pil(image: Any):
-    """An RGB PIL image from a PIL image, a {"bytes", "path"} dict (verl's parquet schema) or a path."""
-    from PIL import Image
-
-    if isinstance(image, Image.Image):
-        return image.convert("RGB") if image.mode != "RGB" else image
-    if isinstance(image, dict):
-        if image.get("bytes") is not None:
-            return Image.open(io.BytesIO(image["bytes"])).convert("RGB")
-        if image.get("path"):
-            return Image.open(image["path"]).convert("RGB")
-        raise ValueError("image dict has neither 'bytes' nor 'path'")
-    if isinstance(image, (str, os.PathLike)):
-        return Image.open(image).convert("RGB")
-    raise TypeError(f"cannot open an image from {type(image).__name__}")
-
-
-def to_chat_parts(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Messages whose `<image>` placeholders become {"type": "image"} parts, the form HF chat templates expect.
-
-    Messages without placeholders keep their string content, so text-only templates see what they know.
-    """
-    out = []
-    for m in messages:
-        content = m.get("content", "")
-        if not isinstance(content, str) or IMAGE_PLACEHOLDER not in content:
-            out.append(dict(m))
-            continue
-        parts: list[dict[str, Any]] = []
-        for i, chunk in enumerate(content.split(IMAGE_PLACEHOLDER)):
-            if i > 0:
-                parts.append({"type": "image"})
-            if chunk:
-                parts.append({"type": "text", "text": chunk})
-        out.append({**m, "content": parts})
-    return out
 
 
 def check_images(request: Request) -> None:

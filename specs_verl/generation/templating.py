@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 
-from .request import Request, check_images, to_chat_parts
+from specs_verl.schema.images import to_chat_parts
+
+from .request import Request, check_images
 
 
 class PromptRenderer:

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
-from specs_verl.atomic import atomic_path
+from specs_verl.schema.sft_chats import chats_from_pairs, write_sft_chats
 
 
 def pairs_to_sft(pairs_path: str | Path, out_path: str | Path, seed: int | None = None) -> int:
     """Write `messages` (prompt + assistant chosen) and `images` per pair; the SFT baseline of the paper.
     `seed` shuffles the rows: verl's SFT trainer always shuffles with seed 0, so this is how a run's data order
     follows its seed."""
-    import pandas as pd
-
-    from specs_verl.dpo.data import prompt_messages, plain, response_text
-
-    frame = pd.read_parquet(pairs_path)
-    rows = []
-    for i, record in enumerate(frame.to_dict("records")):
-        try:
-            messages = prompt_messages(record["prompt"]) + [
-                {"role": "assistant", "content": response_text(record["chosen"], "chosen")}]
-        except ValueError as e:
-            raise ValueError(f"{pairs_path}: row {i}: {e}") from None
-        rows.append({"messages": messages, "images": plain(record.get("images")) or [],
-                     "data_source": record.get("data_source") or "default"})
+    rows = chats_from_pairs(pairs_path)
     if seed is not None:
-        import random
-
         random.Random(seed).shuffle(rows)
-    with atomic_path(out_path) as tmp:
-        pd.DataFrame(rows).to_parquet(tmp)
+    write_sft_chats(out_path, rows)
     return len(rows)

@@ -1,18 +1,13 @@
-"""The preference parquet the DPO trainer reads (`specs_verl/dpo/data.py`), written atomically.
-
-One row per pair: `prompt` (chat messages, `<image>` placeholders, one per entry of `images`), `images`
-(list of {"bytes", "path"}), `chosen`, `rejected` (strings), `data_source`, `pair_id`, and `extra_info` with
-the same keys on every row (verl and the DPO dataset assemble batches from them).
-"""
+"""Pairs -> rows of the preference parquet (`specs_verl.schema.pairs`), with the pairing's provenance in
+`extra_info`: the same keys on every row (verl and the DPO dataset assemble batches from them)."""
 
 from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any, Sequence
 
-from specs_verl.atomic import atomic_path
+from specs_verl.schema.pairs import write_pair_rows
 
 from .pair_builder import Pair
 
@@ -20,25 +15,19 @@ EXTRA_INFO_KEYS = ("qid", "ground_truth", "mode", "pollution_rule", "judge", "ch
                    "chosen_sample_index", "rejected_sample_index")
 
 
-def _schema():
+def extra_info_type():
     import pyarrow as pa
 
-    extra = [(k, pa.int64() if k.endswith("_index") else pa.string()) for k in EXTRA_INFO_KEYS]
-    return pa.schema([
-        ("prompt", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
-        ("images", pa.list_(pa.struct([("bytes", pa.binary()), ("path", pa.string())]))),
-        ("chosen", pa.string()),
-        ("rejected", pa.string()),
-        ("data_source", pa.string()),
-        ("pair_id", pa.string()),
-        ("extra_info", pa.struct(extra)),
-    ])
+    return pa.struct([(k, pa.int64() if k.endswith("_index") else pa.string()) for k in EXTRA_INFO_KEYS])
 
 
 def _image(ref: Any) -> dict[str, Any]:
-    if isinstance(ref, dict):
-        return {"bytes": ref.get("bytes"), "path": ref.get("path")}
-    return {"bytes": None, "path": str(ref)}
+    """A question's image as an entry. A path without bytes is written absolute (the RL reader resolved it against
+    the RL file's folder already), so the pairs file stays valid wherever it is written."""
+    if isinstance(ref, dict) and ref.get("bytes") is not None:
+        return {"bytes": ref["bytes"], "path": ref.get("path")}
+    path = ref.get("path") if isinstance(ref, dict) else ref
+    return {"bytes": None, "path": os.path.abspath(path) if path else path}
 
 
 def _ground_truth(gt: Any) -> str:
@@ -65,10 +54,4 @@ def pair_record(p: Pair, mode: str) -> dict[str, Any]:
 
 
 def write_pairs(path: str | os.PathLike, pairs: Sequence[Pair], mode: str) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    path = Path(path)
-    table = pa.Table.from_pylist([pair_record(p, mode) for p in pairs], schema=_schema())
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
+    write_pair_rows(path, [pair_record(p, mode) for p in pairs], extra_info_type())

@@ -144,12 +144,6 @@ def make_rows(task: str, n: int, seed: int, split: str) -> list[dict]:
     return rows
 
 
-def rl_frame(rows: list[dict]):
-    import pandas as pd
-
-    return pd.DataFrame(rows)
-
-
 def pair_rows(rows: list[dict], seed: int) -> list[dict]:
     """Preference pairs that differ in surface form only: both sides carry the right answer."""
     rng = random.Random(f"{seed}-pairs")
@@ -186,13 +180,12 @@ def sft_rows(rows: list[dict], seed: int, formatted_share: float = 0.25) -> list
     return out
 
 
-def _write_parquet(records: list[dict], path: Path) -> None:
-    import pandas as pd
+def _extra_info_types():
+    """The `extra_info` structs of the tiny RL and pair rows (their own keys: the reasoning feeds SFT and pairs)."""
+    import pyarrow as pa
 
-    from specs_verl.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        pd.DataFrame(records).to_parquet(tmp)
+    rl = pa.struct([("index", pa.int64()), ("split", pa.string()), ("qid", pa.string()), ("reasoning", pa.string())])
+    return rl, pa.struct([("ground_truth", pa.string()), ("split", pa.string())])
 
 
 def make_tiny_data(out: str | os.PathLike, seed: int = 0, n_train: int = 64, n_val: int = 16,
@@ -208,14 +201,24 @@ def make_tiny_data(out: str | os.PathLike, seed: int = 0, n_train: int = 64, n_v
                  for r in make_rows(src, n_train // 2 if n_teach_ood is None else n_teach_ood, seed, "teach")]
     val_id = make_rows(ID_SOURCE, n_val, seed, "val")
     val_ood = {src: make_rows(src, n_val, seed, "val") for src in (*OOD_SOURCES, HARD_OOD_SOURCE)}
-    files: dict[str, list[dict]] = {
+    from specs_verl.schema.pairs import write_pair_rows
+    from specs_verl.schema.rl_rows import write_rl_rows
+    from specs_verl.schema.sft_chats import write_sft_chats
+
+    rl_extra, pair_extra = _extra_info_types()
+    rl_files = {
         "rl_train.parquet": train,
         "rl_val_id.parquet": val_id,
         **{f"rl_val_ood_{src.removeprefix('tiny_')}.parquet": rows for src, rows in val_ood.items()},
+    }
+    pair_files = {
         "pairs_train.parquet": pair_rows(train, seed),
         "pairs_val.parquet": pair_rows(val_id + [r for src in OOD_SOURCES for r in val_ood[src]], seed + 1),
-        "sft_train.parquet": sft_rows(train + teach_ood, seed, formatted_share),
     }
-    for name, records in files.items():
-        _write_parquet(records, out / name)
-    return {name: len(records) for name, records in files.items()}
+    sft = sft_rows(train + teach_ood, seed, formatted_share)
+    for name, rows in rl_files.items():
+        write_rl_rows(out / name, rows, rl_extra)
+    for name, rows in pair_files.items():
+        write_pair_rows(out / name, rows, pair_extra)
+    write_sft_chats(out / "sft_train.parquet", sft)
+    return {**{name: len(rows) for name, rows in {**rl_files, **pair_files}.items()}, "sft_train.parquet": len(sft)}

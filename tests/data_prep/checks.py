@@ -12,7 +12,7 @@ import pandas as pd
 from PIL import Image
 
 from specs_verl.data_prep.latex_escapes import has_control
-from specs_verl.data_prep.rows import EXTRA_INFO_KEYS
+from specs_verl.schema.rl_rows import EXTRA_INFO_KEYS
 from specs_verl.generation.prompt import load_instruction
 
 COLUMNS = {"data_source", "prompt", "images", "ability", "reward_model", "extra_info"}

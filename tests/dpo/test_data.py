@@ -7,9 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-from specs_verl.dpo.data import BadPairError, PreferenceDataset, collate_pairs
+from specs_verl.dpo.data import PreferenceDataset, collate_pairs
 from specs_verl.dpo.loss_fn import DPOLossFn, sequence_logps
 from specs_verl.dpo.losses import LossOptions
+from specs_verl.schema.pairs import BadPairError
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import pytest
 
 from specs_verl.generation import RLDataError, load_instruction, load_rl_requests
 from specs_verl.generation.prompt import apply_instruction
-from specs_verl.generation.request import as_pil, to_chat_parts
+from specs_verl.schema.images import as_pil, to_chat_parts
 
 
 def _rows(tiny_data_dir, name="rl_train.parquet"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from specs_verl.generation.request import IMAGE_PLACEHOLDER
+from specs_verl.schema.images import IMAGE_PLACEHOLDER
 
 CONSISTENT, INCONSISTENT, UNPARSEABLE, ERROR = "consistent", "inconsistent", "unparseable", "error"
 LABELS = (CONSISTENT, INCONSISTENT, UNPARSEABLE, ERROR)
