@@ -108,7 +108,7 @@ def grade(prediction_text: str, ground_truth: Any, *, options: Any = None, answe
 
     `options` (option texts in letter order), `answer_type` ("choice", "multi_select", "number", "text"),
     `answers` (more acceptable answers) and `precision` (decimals for numbers) come from the row's
-    `extra_info` (the row contract: `specs_verl/data_prep/rows.py`); absent, grading is as for a bare ground truth.
+    `extra_info` (the row contract: `specs_verl/schema/rl_rows.py`); absent, grading is as for a bare ground truth.
     `refuse_costly=False` sends even refused answers to the graders (to test the kill; never in training).
     Raises InvalidGroundTruth for a ground truth that cannot be read; never raises for any response text.
     """

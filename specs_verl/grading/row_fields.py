@@ -1,5 +1,5 @@
 """The grading fields of a verl row's `extra_info`, as `grade()` keywords (the row contract:
-`specs_verl/data_prep/rows.py`).
+`specs_verl/schema/rl_rows.py`).
 
 Rows from `specs_verl.data_prep` carry `options` (option texts, letter order), `answer_type`, `answers` (more
 acceptable answers) and `precision` (decimals); parquet hands lists over as numpy arrays and a missing
