@@ -25,8 +25,10 @@ logger = logging.getLogger("specs_verl")
 # our module -> (what it registers, the verl modules whose import loads it; () = at once)
 REGISTRATIONS = {
     "specs_verl.platform.register": ("the `cpu` platform (active with VERL_PLATFORM=cpu)", ()),
-    "specs_verl.reward_manager": ("the `specs` reward manager",
-                                  ("verl.experimental.reward_loop.reward_manager", "verl.workers.reward_manager")),
+    "specs_verl.reward_managers.reward_loop": ("the `specs` reward manager (reward loop)",
+                                               ("verl.experimental.reward_loop.reward_manager",)),
+    "specs_verl.reward_managers.legacy": ("the `specs` reward manager (legacy registry)",
+                                          ("verl.workers.reward_manager",)),
     "specs_verl.grpo": ("the `specs_sync` GRPO trainer (GF in validation)", ("verl.trainer.ppo.v1",)),
     # names only, through hooks of its own on verl's two rollout registries
     "specs_verl.rollout": ("the `hf` rollout (transformers generate; CPU capable)", ()),

@@ -1,6 +1,6 @@
 """The SPECS reward as a verl `compute_score`: 0.5 * format + 1.0 * accuracy by default (the paper's GRPO reward).
 
-Use it through the registered reward manager (`reward.reward_manager.name=specs`, see `reward_manager.py`) or
+Use it through the registered reward manager (`reward.reward_manager.name=specs`, see `reward_managers/`) or
 directly as a custom reward function:
 
     reward.custom_reward_function.path=pkg://specs_verl.reward

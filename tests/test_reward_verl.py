@@ -21,7 +21,8 @@ from verl.experimental.reward_loop.reward_loop import migrate_legacy_reward_impl
 from verl.trainer.ppo.reward import load_reward_manager  # noqa: E402
 from verl.utils import hf_tokenizer  # noqa: E402
 
-from specs_verl.reward_manager import SpecsLegacyRewardManager, SpecsRewardManager  # noqa: E402
+from specs_verl.reward_managers.legacy import SpecsLegacyRewardManager  # noqa: E402
+from specs_verl.reward_managers.reward_loop import SpecsRewardManager  # noqa: E402
 
 GOOD = "<think>6 * 7 = 42</think>\n<answer>The answer is $\\boxed{42}$</answer>"
 # (data_source, response, ground truth, expected score with format_weight=0.25)

@@ -16,7 +16,8 @@ def test_every_touchpoint_exists_on_the_installed_verl():
 def test_every_module_that_patches_or_subclasses_verl_is_listed():
     listed = {t.where for t in TOUCHPOINTS}
     for ours in ("platform/patches.py", "rollout/registration.py", "rollout/position_ids_fix.py", "grpo.py",
-                 "reward_manager.py", "text_only_vision.py", "dpo/trainer.py", "dpo/attention.py"):
+                 "reward_managers/reward_loop.py", "reward_managers/legacy.py", "text_only_vision.py",
+                 "dpo/trainer.py", "dpo/attention.py"):
         assert ours in listed, ours
 
 
