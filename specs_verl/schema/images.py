@@ -65,9 +65,8 @@ def entries(value: Any) -> list:
 
 
 def resolve(entry: Any, base_dir: str | os.PathLike) -> dict[str, Any]:
-    """One `images` entry as {"bytes", "path"}, a relative path joined to `base_dir` (the parquet's folder).
-
-    Raises ValueError for an entry with neither bytes nor a path."""
+    """One `images` entry as {"bytes", "path"}: an entry with bytes as it is (its path, if any, is only a name);
+    else its path, a relative one joined to `base_dir` (the parquet's folder). ValueError: neither bytes nor a path."""
     if isinstance(entry, dict) and entry.get("bytes") is not None:
         return {"bytes": bytes(entry["bytes"]), "path": entry.get("path")}
     if isinstance(entry, dict) and entry.get("path"):
