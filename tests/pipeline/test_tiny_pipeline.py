@@ -7,6 +7,7 @@ shows the tail of its log.
 
 import csv
 import json
+import math
 import os
 import re
 import shutil
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from tests.commands import REPO
 
@@ -66,6 +68,30 @@ def test_every_stage_wrote_its_artifact(pipeline):
         assert (out / "gf" / f).is_file(), f
     metrics = [json.loads(line) for line in (out / "rl" / "metrics.jsonl").read_text().splitlines()]
     assert any("val-core/specs/gf" in m["data"] for m in metrics)  # stage 3 reported GF in validation
+
+
+def test_grpo_starts_from_the_dpo_checkpoint_scores_with_specs_and_reports_gf(pipeline):
+    """Stage 3: verl's GRPO from the checkpoint the DPO trainer wrote and named, the `specs` reward manager (the
+    preset's), the `specs_sync` trainer (GF in every validation, `specs.gf.*` declared by the preset)."""
+    from safetensors.torch import load_file
+
+    out, _ = pipeline
+    start = (out / "coldstart" / "dpo" / "DONE").read_text().strip()
+    dpo_log = (out / "coldstart" / "dpo" / "seed0" / "train.log").read_text()
+    assert f"actor_rollout_ref.model.path={start}" in dpo_log  # what the DPO trainer tells the user
+    assert f"hf rollout server 0: {start} on cpu" in (out / "rl" / "grpo.log").read_text()  # the rollout loaded it
+    trained = load_file(Path(start) / "model.safetensors")
+    base = load_file(Path((out / "teach" / "DONE").read_text().strip()) / "model.safetensors")
+    assert any(not torch.equal(trained[k], base[k]) for k in base)  # the DPO weights, not the base model's
+    metrics = {m["step"]: m["data"] for m in map(json.loads, (out / "rl" / "metrics.jsonl").read_text().splitlines())}
+    assert math.isfinite(metrics[0]["val-core/specs/gf"])  # the validation before training
+    final = metrics[max(metrics)]
+    for key in ("actor/pg_loss", "critic/score/mean", "critic/advantages/max", "critic/advantages/min",
+                "val-core/specs/gf"):
+        assert math.isfinite(final[key]), key
+    # the specs reward's own keys, per data source, from validation
+    assert any(re.fullmatch(r"val-aux/tiny_count/format/mean@\d+", key) for key in final), sorted(final)
+    assert "val-core/tiny_count/acc/mean@1" in final
 
 
 def test_the_teaching_data_covers_every_evaluated_task_but_the_hard_one(pipeline):

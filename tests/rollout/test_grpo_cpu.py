@@ -1,14 +1,15 @@
-"""verl's real GRPO (`python -m verl.trainer.main_ppo`, V1 trainer) on CPU with the `hf` rollout, in subprocesses.
+"""verl's real GRPO (`python -m verl.trainer.main_ppo`, V1 trainer) on CPU with the `hf` rollout, in a subprocess.
 
-Two runs, each shared by several tests (a run costs one to three minutes on a small shared CPU machine):
-- Run A: the tiny base model, the CPU preset, a shaped reward file (a random model needs the diversity term for
-  GRPO to see reward differences), 2 steps. Every training prompt has the same length and every response runs to
-  the length limit, so all sequences of the batch have equal length: the case verl issue 7899 breaks, which the
-  plugin guards. Checks: loss, advantages, checkpoint, rollout-vs-actor log-probs, weight sync, batching.
-- Run B: GRPO starting from the checkpoint our DPO trainer wrote (`global_step_N/huggingface`), with the `specs`
-  reward manager and the `specs_sync` trainer (GF in validation), 1 step.
-Each run starts and stops its own Ray cluster with its files in a temporary directory, HOME in the test's
-directory, and must leave no process behind.
+One run shared by every test (a run costs one to three minutes on a small shared CPU machine): the tiny base
+model, the CPU preset, a shaped reward file (a random model needs the diversity term for GRPO to see reward
+differences), 2 steps. Every training prompt has the same length and every response runs to the length limit, so
+all sequences of the batch have equal length: the case verl issue 7899 breaks, which the plugin guards. Checks:
+loss, advantages, checkpoint, rollout-vs-actor log-probs, weight sync, batching. The run starts and stops its own
+Ray cluster with its files in a temporary directory, HOME in the test's directory, and must leave no process
+behind.
+
+GRPO from the checkpoint our DPO trainer wrote, with the `specs` reward manager and the `specs_sync` trainer (GF in
+validation), is stage 3 of the tiny pipeline: `tests/pipeline/test_tiny_pipeline.py` checks it there.
 """
 
 from __future__ import annotations
@@ -33,8 +34,7 @@ from tests.commands import PYTHON, REPO, cpu_subprocess_env, run_cmd
 pytestmark = pytest.mark.slow  # verl GRPO runs with Ray and torchrun
 
 
-STEPS_A = 2
-STEPS_B = 1
+STEPS = 2
 RESPONSE_LENGTH = 8
 # rollout vs actor, both float32 on CPU: |p_rollout - p_actor| per token and |mean log p| per sequence
 PROB_TOLERANCE = 1e-5
@@ -124,8 +124,8 @@ def short_ray_dir() -> str:
 
 
 @pytest.fixture(scope="module")
-def run_a(tiny_model_dir, tiny_data_dir, tmp_path_factory) -> Run:
-    root = tmp_path_factory.mktemp("grpo_a")
+def grpo(tiny_model_dir, tiny_data_dir, tmp_path_factory) -> Run:
+    root = tmp_path_factory.mktemp("grpo")
     rows = pd.read_parquet(tiny_data_dir / "rl_train.parquet")
     train = root / "train_equal_length.parquet"
     pd.concat([rows.iloc[[0]]] * 8, ignore_index=True).to_parquet(train)  # one prompt: equal lengths
@@ -137,40 +137,40 @@ def run_a(tiny_model_dir, tiny_data_dir, tmp_path_factory) -> Run:
         "reward.reward_manager.name=naive",
         f"reward.custom_reward_function.path={REPO / 'tests' / 'rollout' / 'shaped_reward.py'}",
         "actor_rollout_ref.rollout.ignore_eos=True",  # every response runs to the length limit
-        f"trainer.total_training_steps={STEPS_A}", "trainer.val_before_train=False",
-        f"trainer.test_freq={STEPS_A}", f"trainer.save_freq={STEPS_A}",
+        f"trainer.total_training_steps={STEPS}", "trainer.val_before_train=False",
+        f"trainer.test_freq={STEPS}", f"trainer.save_freq={STEPS}",
     )
     return run_grpo(root, command, ray_dir)
 
 
-def test_two_grpo_steps_finish_with_a_finite_loss_and_nonzero_advantages(run_a):
-    assert run_a.training_steps == list(range(1, STEPS_A + 1))
-    for step in run_a.training_steps:
-        metrics = run_a.steps[step]
+def test_two_grpo_steps_finish_with_a_finite_loss_and_nonzero_advantages(grpo):
+    assert grpo.training_steps == list(range(1, STEPS + 1))
+    for step in grpo.training_steps:
+        metrics = grpo.steps[step]
         assert math.isfinite(metrics["actor/pg_loss"]), step
         assert math.isfinite(metrics["actor/grad_norm"]) and metrics["actor/grad_norm"] > 0, step
         assert metrics["critic/advantages/max"] > 0 > metrics["critic/advantages/min"], step
         assert metrics["response_length/mean"] == RESPONSE_LENGTH
-    assert "val-core/tiny_count/acc/mean@1" in run_a.final
+    assert "val-core/tiny_count/acc/mean@1" in grpo.final
 
 
-def test_a_checkpoint_is_written(run_a):
-    step = run_a.root / "ckpt" / f"global_step_{STEPS_A}" / "actor"
+def test_a_checkpoint_is_written(grpo):
+    step = grpo.root / "ckpt" / f"global_step_{STEPS}" / "actor"
     assert (step / "model_world_size_1_rank_0.pt").is_file()
     assert (step / "huggingface" / "config.json").is_file()
 
 
-def test_equal_length_batches_train_thanks_to_the_issue_7899_guard(run_a):
-    for step in run_a.training_steps:  # one prompt, responses at the length limit: equal lengths, as intended
-        metrics = run_a.steps[step]
+def test_equal_length_batches_train_thanks_to_the_issue_7899_guard(grpo):
+    for step in grpo.training_steps:  # one prompt, responses at the length limit: equal lengths, as intended
+        metrics = grpo.steps[step]
         assert metrics["prompt_length/min"] == metrics["prompt_length/max"]
         assert metrics["response_length/min"] == metrics["response_length/max"] == RESPONSE_LENGTH
-    assert "repaired Qwen-VL position ids" in run_a.output
+    assert "repaired Qwen-VL position ids" in grpo.output
 
 
-def test_rollout_log_probs_agree_with_the_actors_recomputed_ones(run_a):
-    for step in run_a.training_steps:
-        metrics = run_a.steps[step]
+def test_rollout_log_probs_agree_with_the_actors_recomputed_ones(grpo):
+    for step in grpo.training_steps:
+        metrics = grpo.steps[step]
         assert metrics["training/rollout_probs_diff_valid"] == 1, step
         assert metrics["training/rollout_probs_diff_max"] < PROB_TOLERANCE, step
         assert abs(metrics["rollout_corr/log_ppl_diff_max"]) < LOG_PPL_TOLERANCE, step
@@ -181,88 +181,28 @@ def _report(run: Run, step: int) -> dict[str, dict]:
     return json.loads((run.root / "rollout_weights" / f"weights_step_{step}_replica_0.json").read_text())["weights"]
 
 
-def test_weight_sync_puts_the_trained_weights_into_the_rollout(run_a, tiny_model_dir):
+def test_weight_sync_puts_the_trained_weights_into_the_rollout(grpo, tiny_model_dir):
     """The rollout starts from the model on disk, then holds the actor's weights after every step. Step 2's
     agreement above is the behavioural half: the rollout sampled with step-1 weights the actor held then."""
     from transformers import AutoModelForImageTextToText
 
     base = AutoModelForImageTextToText.from_pretrained(tiny_model_dir, dtype=torch.float32).state_dict()
-    reports = {step: _report(run_a, step) for step in range(STEPS_A + 1)}
+    reports = {step: _report(grpo, step) for step in range(STEPS + 1)}
     assert {n: w["sha256"] for n, w in reports[0].items()} == {n: weight_fingerprint(t)["sha256"]
                                                                for n, t in base.items()}
-    for step in range(1, STEPS_A + 1):
+    for step in range(1, STEPS + 1):
         changed = [n for n in base if reports[step][n]["sha256"] != reports[step - 1][n]["sha256"]]
         assert len(changed) == len(base), f"step {step}: only {len(changed)} of {len(base)} tensors changed"
     # the actor's own float32 shard at the last step (world size 1: the full tensors)
-    shard = torch.load(run_a.root / "ckpt" / f"global_step_{STEPS_A}" / "actor" / "model_world_size_1_rank_0.pt",
+    shard = torch.load(grpo.root / "ckpt" / f"global_step_{STEPS}" / "actor" / "model_world_size_1_rank_0.pt",
                        map_location="cpu", weights_only=False)
     actor = {n: (t.to_local() if hasattr(t, "to_local") else t) for n, t in shard.items()}
     assert {n: weight_fingerprint(t)["sha256"] for n, t in actor.items()} == {
-        n: w["sha256"] for n, w in reports[STEPS_A].items()}
+        n: w["sha256"] for n, w in reports[STEPS].items()}
 
 
-def test_requests_that_arrive_together_are_generated_as_one_batch(run_a):
-    logged = re.findall(r"generation batches since the last weight sync \(size: count\) (\{[^}]*\})", run_a.output)
+def test_requests_that_arrive_together_are_generated_as_one_batch(grpo):
+    logged = re.findall(r"generation batches since the last weight sync \(size: count\) (\{[^}]*\})", grpo.output)
     assert logged, "the server logged no batches"
     sizes = {size for text in logged for size in ast.literal_eval(text)}
     assert max(sizes) == 8  # 4 prompts x rollout.n=2, all in one generate call
-
-
-# ------------------------------------------------------------------------------------------ run B
-@pytest.fixture(scope="module")
-def dpo_checkpoint(tiny_model_dir, tiny_data_dir, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("dpo")
-    proc = run_cmd([PYTHON, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=1", "-m", "specs_verl.dpo",
-                    f"data.train_files={tiny_data_dir / 'pairs_train.parquet'}", "data.val_files=null",
-                    f"model.path={tiny_model_dir}", "data.train_batch_size=8", "data.micro_batch_size_per_gpu=2",
-                    "data.max_length=1024", "optim.lr=1e-3", "trainer.total_training_steps=2",
-                    f"trainer.default_local_dir={out}", "trainer.save_freq=2"],
-                   cpu_subprocess_env(out), cwd=out, timeout=600)
-    path = out / "global_step_2" / "huggingface"
-    assert f"actor_rollout_ref.model.path={path}" in proc.stdout  # what the DPO trainer tells the user
-    return path
-
-
-@pytest.fixture(scope="module")
-def run_b(dpo_checkpoint, tiny_data_dir, tmp_path_factory) -> Run:
-    root = tmp_path_factory.mktemp("grpo_b")
-    ray_dir = short_ray_dir()
-    command = grpo_command(
-        dpo_checkpoint, tiny_data_dir / "rl_train.parquet",
-        [tiny_data_dir / "rl_val_id.parquet", tiny_data_dir / "rl_val_ood_choice.parquet"], root, ray_dir,
-        "reward.reward_manager.name=specs",
-        "trainer.v1.trainer_mode=specs_sync", "specs.gf.id_sources=[tiny_count]",  # declared by the preset: no `+`
-        "specs.gf.ood_sources=[tiny_choice]",
-        f"trainer.total_training_steps={STEPS_B}", "trainer.val_before_train=True",
-        f"trainer.test_freq={STEPS_B}", f"trainer.save_freq={STEPS_B}",
-    )
-    return run_grpo(root, command, ray_dir)
-
-
-def test_grpo_starts_from_the_checkpoint_the_dpo_trainer_wrote(run_b, dpo_checkpoint, tiny_model_dir):
-    from transformers import AutoModelForImageTextToText
-
-    def fingerprints(path):
-        model = AutoModelForImageTextToText.from_pretrained(path, dtype=torch.float32)
-        return {n: weight_fingerprint(t)["sha256"] for n, t in model.state_dict().items()}
-
-    started = {n: w["sha256"] for n, w in _report(run_b, 0).items()}
-    assert started == fingerprints(dpo_checkpoint)
-    assert started != fingerprints(tiny_model_dir)
-    assert run_b.training_steps == list(range(1, STEPS_B + 1))
-    assert math.isfinite(run_b.final["actor/pg_loss"])
-    assert (run_b.root / "ckpt" / f"global_step_{STEPS_B}" / "actor" / "huggingface" / "config.json").is_file()
-
-
-def test_the_specs_reward_manager_scores_the_rollouts(run_b):
-    final = run_b.final
-    for key in ("critic/score/mean", "critic/advantages/max", "critic/advantages/min"):
-        assert math.isfinite(final[key]), key
-    # the specs reward's own keys, per data source, from validation
-    assert any(re.fullmatch(r"val-aux/tiny_count/format/mean@\d+", key) for key in final), sorted(final)
-    assert "val-core/tiny_count/acc/mean@1" in final
-
-
-def test_specs_sync_reports_the_generalization_factor(run_b):
-    gf = run_b.final.get("val-core/specs/gf")
-    assert gf is not None and math.isfinite(gf), sorted(k for k in run_b.final if k.startswith("val"))
