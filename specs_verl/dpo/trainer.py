@@ -43,6 +43,7 @@ from .loss_fn import DPOLossFn, pair_logps, pair_statistics, pair_sums, reduce_m
 from .losses import LossOptions, resolve_losses
 from .ref_cache import RefLogpCache, reference_settings
 from .sharding import padded_shard
+from .vision_freeze import freeze_vision_tower
 
 logger = logging.getLogger(__name__)
 
@@ -146,15 +147,6 @@ def model_section(config, dpo: DPOConfig) -> tuple[dict, str, bool]:
     return section, f"{packing} ({why})", freeze
 
 
-def _grad_off(module, args):
-    module._specs_grad_was = torch.is_grad_enabled()
-    torch.set_grad_enabled(False)
-
-
-def _grad_back(module, args, output):
-    torch.set_grad_enabled(module._specs_grad_was)
-
-
 class DPOTrainer:
     def __init__(self, config, dpo: DPOConfig, data: DPODataConfig):
         from verl.utils.config import omega_conf_to_dataclass
@@ -212,19 +204,7 @@ class DPOTrainer:
 
     # ------------------------------------------------------------------ construction
     def _freeze_vision_tower(self):
-        """The vision tower and its projector (Qwen2-VL's `visual`, merger included) run without autograd: no
-        gradient, no optimizer update or state, and no activations kept for a backward. Setting requires_grad
-        alone is not enough under FSDP2 on several ranks (its unsharded copies may already exist and still ask
-        for gradients), so the tower's forward also runs with grad disabled."""
-        towers = [m for name, m in self.engine.module.named_modules() if name.split(".")[-1] == "visual"]
-        if not towers:
-            raise ValueError("model.freeze_vision_tower=True but the model has no `visual` module")
-        frozen = [p for tower in towers for p in tower.parameters()]
-        for p in frozen:
-            p.requires_grad_(False)
-        for tower in towers:
-            tower.register_forward_pre_hook(_grad_off)
-            tower.register_forward_hook(_grad_back)
+        frozen = freeze_vision_tower(self.engine.module)
         if self.rank == 0:
             print(f"[specs-dpo] vision tower frozen: {sum(p.numel() for p in frozen)} parameters "
                   f"({len(frozen)} tensors)")
