@@ -13,7 +13,7 @@ from verl.utils.model import extract_multi_modal_inputs
 from specs_verl.dpo.data import PreferenceDataset, collate_pairs, pair_rows
 from specs_verl.dpo.vision_freeze import freeze_vision_tower
 
-PAIRS = 8
+PAIRS = 4
 
 
 @pytest.fixture(scope="module")
@@ -29,9 +29,9 @@ def load_model(tiny_model_dir):
     return AutoModelForImageTextToText.from_pretrained(tiny_model_dir, dtype=torch.float32)
 
 
-def pair_batch(pairs_file, processor, packing="separate") -> dict:
+def pair_items(pairs_file, processor) -> list[dict]:
     ds = PreferenceDataset(str(pairs_file), processor, 1024, show_progress=False)
-    return collate_pairs([ds[i] for i in range(PAIRS)], packing=packing)
+    return [ds[i] for i in range(PAIRS)]
 
 
 def row_logps(model, batch: dict) -> torch.Tensor:
@@ -58,7 +58,8 @@ def row_logps(model, batch: dict) -> torch.Tensor:
 def test_the_batch_images_reach_the_vision_tower_and_change_the_log_probs(tiny_model_dir, tiny_data_dir, processor,
                                                                            tmp_path):
     model = load_model(tiny_model_dir).eval()
-    batch = pair_batch(tiny_data_dir / "pairs_train.parquet", processor)
+    items = pair_items(tiny_data_dir / "pairs_train.parquet", processor)
+    batch = collate_pairs(items)
     rows = [row["pixel_values"] for row in batch["multi_modal_inputs"].tolist()]
     seen = []
     model.model.visual.register_forward_pre_hook(lambda module, args, kwargs: seen.append(args[0] if args else
@@ -70,8 +71,7 @@ def test_the_batch_images_reach_the_vision_tower_and_change_the_log_probs(tiny_m
     assert len(seen) == 1 and torch.equal(seen[0], torch.cat(rows))
 
     # the shared layout (the default) hands the engine each pair's pixels once: the chosen rows' above
-    shared = extract_multi_modal_inputs(pair_batch(tiny_data_dir / "pairs_train.parquet", processor,
-                                                   packing="shared")["multi_modal_inputs"])
+    shared = extract_multi_modal_inputs(collate_pairs(items, packing="shared")["multi_modal_inputs"])
     assert torch.equal(shared["pixel_values"], torch.cat(rows[pair_rows(batch)]))
 
     # the same pairs with the images rotated between rows: the log-probs follow the images
@@ -79,7 +79,7 @@ def test_the_batch_images_reach_the_vision_tower_and_change_the_log_probs(tiny_m
     frame["images"] = list(frame["images"].iloc[1:]) + [frame["images"].iloc[0]]
     frame.to_parquet(tmp_path / "rotated.parquet")
     with torch.no_grad():
-        rotated = row_logps(model, pair_batch(tmp_path / "rotated.parquet", processor))
+        rotated = row_logps(model, collate_pairs(pair_items(tmp_path / "rotated.parquet", processor)))
     differ = int(((original - rotated).abs() > 1e-4).sum())
     assert differ > len(original) // 2, (original, rotated)
 
@@ -98,7 +98,7 @@ def test_a_frozen_vision_tower_stays_as_it_was_while_the_language_model_trains(t
     # the tower runs without autograd (under FSDP2 on several ranks requires_grad alone does not hold)
     grad_modes = []
     model.model.visual.merger.register_forward_pre_hook(lambda module, args: grad_modes.append(torch.is_grad_enabled()))
-    batch = pair_batch(tiny_data_dir / "pairs_train.parquet", processor)
+    batch = collate_pairs(pair_items(tiny_data_dir / "pairs_train.parquet", processor))
     (-row_logps(model, batch).sum()).backward()
     optimizer.step()
     assert grad_modes == [False] and torch.is_grad_enabled()
