@@ -37,6 +37,7 @@ from tensordict.tensorclass import NonTensorData
 from specs_verl.atomic import write_atomic
 from specs_verl.checkpoint_layout import hf_dir, step_dir
 
+from .bookkeeping import RunRecord, Schedule, merge_ranks, step_metrics
 from .config import DPOConfig, DPODataConfig, load_settings
 from .data import PreferenceDataset, collate_pairs, pair_rows, set_max_pixels
 from .loss_fn import DPOLossFn, pair_logps, pair_statistics, pair_sums, reduce_metric_sums
@@ -169,9 +170,7 @@ class DPOTrainer:
         self.terms = resolve_losses(dpo.loss, dpo.loss_weights, dpo.sft_weight)
         self.options = LossOptions(beta=float(dpo.beta), label_smoothing=float(dpo.label_smoothing))
         self.loss_fn = DPOLossFn(self.terms, self.options)
-        self.gf_baseline: dict | None = None  # per-source pair accuracy before training (val_before_train)
-        self.history: list[dict] = []  # every logged step, restored on resume
-        self._validating_baseline = False
+        self.record = RunRecord()  # the GF baseline and every logged step, restored on resume
         self.ref_values: dict[str, dict[str, tuple[float, float]]] = {}  # split -> row key -> (chosen, rejected)
 
         self._build_datasets()
@@ -182,8 +181,10 @@ class DPOTrainer:
         self.dp_size = self.engine.get_data_parallel_size()
         self._build_dataloaders()
 
-        self.total_training_steps = config.trainer.total_training_steps or (
-            len(self.train_loader) * config.trainer.total_epochs)
+        cfg = config.trainer
+        self.schedule = Schedule.from_trainer_config(cfg.total_training_steps, cfg.total_epochs,
+                                                     len(self.train_loader), cfg.test_freq, cfg.save_freq)
+        self.total_training_steps = self.schedule.total_steps
         self.optimizer_config.total_training_steps = self.total_training_steps
         self.training_client.reset()
         if self.freeze_vision_tower:  # the engine builds its module in reset()
@@ -437,17 +438,16 @@ class DPOTrainer:
         if self.start_step and os.path.exists(self._dpo_state_path(self.start_step)):
             with open(self._dpo_state_path(self.start_step)) as f:
                 state = json.load(f)
-            self.gf_baseline = state.get("gf_baseline")
-            self.history = [h for h in state.get("history", []) if h["step"] <= self.start_step]
+            self.record = RunRecord.resumed(state, self.start_step)
 
     def _save_dpo_state(self, step: int) -> None:
-        self._write_json("dpo_state.json", {"step": step, "losses": self.terms, "gf_baseline": self.gf_baseline,
-                                            "history": self.history},
+        self._write_json("dpo_state.json", self.record.state(step, self.terms),
                          directory=os.path.dirname(self._dpo_state_path(step)))
 
     # ------------------------------------------------------------------ validation
-    def validate(self) -> dict[str, float]:
-        """Per-pair metrics on the held-out pairs, overall and per data_source (ID and OOD sets separately)."""
+    def validate(self, baseline: bool = False) -> dict[str, float]:
+        """Per-pair metrics on the held-out pairs, overall and per data_source (ID and OOD sets separately), and
+        the preference GF; `baseline`: this is the validation before training, whose accuracies are GF's baseline."""
         per_source: dict[str, list[dict]] = defaultdict(list)
         for batch in self._eval_loader(self.val_dataset):
             policy, tokens = self._forward_logps(self.training_client, batch)
@@ -458,52 +458,11 @@ class DPOTrainer:
                 per_source[source].append({name: float(v[k]) for name, v in stats.items()})
         gathered = [None] * dist.get_world_size()
         dist.all_gather_object(gathered, dict(per_source))
-        merged: dict[str, list[dict]] = defaultdict(list)
-        for part in gathered:
-            for source, items in part.items():
-                merged[source].extend(items)
-        metrics = {}
-        everything = [item for items in merged.values() for item in items]
-        for scope, items in [("val", everything)] + [(f"val/{s}", merged[s]) for s in sorted(merged)]:
-            for name in everything[0]:
-                metrics[f"{scope}/{name}"] = sum(i[name] for i in items) / len(items)
-        metrics.update(self._preference_gf(merged))
-        return metrics
-
-    def _preference_gf(self, merged: dict[str, list[dict]]) -> dict[str, float]:
-        """GF from the pair accuracy of each set (cheap, no generation), configured by dpo.gf.*. The baseline
-        is the accuracy at the start (0: the policy is the reference), or the validation before training."""
         gf = self.dpo.gf
-        if not gf.id_sources or not gf.ood_sources:
-            return {}
-        from specs_verl.metrics import preference_gf
-
-        accuracies = {s: sum(i["rewards/accuracies"] for i in items) / len(items) for s, items in merged.items()}
-        if self._validating_baseline:
-            self.gf_baseline = accuracies
-        result = preference_gf(accuracies, gf.id_sources, gf.ood_sources, baseline=self.gf_baseline or 0.0,
-                               beta=float(gf.beta))
-        return result.to_metrics("val/gf")
+        return self.record.validation_metrics(merge_ranks(gathered), gf.id_sources, gf.ood_sources, gf.beta,
+                                              before_training=baseline)
 
     # ------------------------------------------------------------------ training
-    def _step_metrics(self, raw: dict, batch_tokens: int, elapsed: float) -> dict[str, float]:
-        """Per-pair means over the global batch (verl gathers the metric sums of every rank) and true global
-        throughput: pairs and tokens of all ranks over the step time."""
-        stats = reduce_metric_sums(raw)
-        stats.pop("tokens")  # response tokens; throughput counts every processed token
-        pairs = stats.pop("pairs")
-        metrics = {f"train/{k}": v for k, v in stats.items()}
-        metrics.update({
-            "train/grad_norm": float(raw.get("grad_norm", float("nan"))),
-            "train/lr": float(raw["lr"]) if raw.get("lr") is not None else float("nan"),
-            "perf/pairs": pairs, "perf/tokens": float(batch_tokens),
-            "perf/tokens_per_s": batch_tokens / elapsed, "perf/pairs_per_s": pairs / elapsed,
-            "perf/step_time_s": elapsed, "perf/peak_memory_gb": peak_memory_gb(),
-        })
-        if raw.get("mfu") is not None:
-            metrics["perf/mfu"] = float(raw["mfu"])
-        return metrics
-
     def fit(self):
         from tqdm import tqdm
         from verl.utils import tensordict_utils as tu
@@ -516,23 +475,19 @@ class DPOTrainer:
                     if is_logging else None)
         self._prepare_reference()
         if self.val_dataset is not None and cfg.get("val_before_train", False) and self.start_step == 0:
-            self._validating_baseline = True
-            val = self.validate()
-            self._validating_baseline = False
+            val = self.validate(baseline=True)
             if tracking:
                 tracking.log(data=val, step=0)
-                self.history.append({"step": 0, **val})
+                self.record.log(0, val)
 
         step = self.start_step
-        if step >= self.total_training_steps:
+        if self.schedule.finished(step):
             if self.rank == 0:
                 print(f"[specs-dpo] {self.config.trainer.default_local_dir} already holds step {step} of "
                       f"{self.total_training_steps}: nothing to train")
             return
-        steps_per_epoch = len(self.train_loader)
         progress = tqdm(total=self.total_training_steps, initial=step, desc="DPO", disable=not is_logging)
-        # trainer.total_training_steps, when set, wins over total_epochs (the data is cycled as needed)
-        for epoch in itertools.count(step // steps_per_epoch):
+        for epoch in itertools.count(self.schedule.epoch_of_next_step(step)):
             self.train_sampler.set_epoch(epoch)
             for batch in self.train_loader:
                 step += 1
@@ -545,21 +500,21 @@ class DPOTrainer:
                 elapsed = time.perf_counter() - start
                 metrics = {}
                 if self.engine.is_mp_src_rank_with_outputs():
-                    metrics = self._step_metrics(tu.get(output, "metrics"), global_tokens, elapsed)
-                last = step >= self.total_training_steps
-                if self.val_dataset is not None and (last or (cfg.test_freq > 0 and step % cfg.test_freq == 0)):
+                    raw = tu.get(output, "metrics")
+                    metrics = step_metrics(reduce_metric_sums(raw), raw, global_tokens, elapsed, peak_memory_gb())
+                if self.val_dataset is not None and self.schedule.validates(step):
                     metrics.update(self.validate())
                 if tracking:
                     tracking.log(data=metrics, step=step)
-                    self.history.append({"step": step, **metrics})
+                    self.record.log(step, metrics)
                 progress.update(1)
-                if last or (cfg.save_freq > 0 and step % cfg.save_freq == 0):
+                if self.schedule.saves(step):
                     self.ckpt_handler.save_checkpoint(step=step)
                     if self.rank == 0:
                         restore_attention_setting(str(hf_dir(cfg.default_local_dir, step)), self.user_attention)
                         self._save_dpo_state(step)
                         print(f"[specs-dpo] saved checkpoint {step_dir(cfg.default_local_dir, step)}", flush=True)
-                if last:
+                if self.schedule.finished(step):
                     progress.close()
                     if self.rank == 0:
                         self._finish(step)
@@ -567,12 +522,8 @@ class DPOTrainer:
 
     def _finish(self, step: int) -> None:
         final = str(hf_dir(self.config.trainer.default_local_dir, step))
-        summary = {"final_step": step, "huggingface": final, "gf_baseline": self.gf_baseline,
-                   "history": self.history}
-        self._write_json("dpo_summary.json", summary)
-        last = self.history[-1] if self.history else {}
-        shown = {k: round(v, 4) for k, v in last.items() if k.startswith(("train/rewards", "train/loss", "val/"))}
-        print(f"[specs-dpo] done after {step} steps; final metrics {shown}")
+        self._write_json("dpo_summary.json", self.record.summary(step, final))
+        print(f"[specs-dpo] done after {step} steps; final metrics {self.record.final_metrics()}")
         if os.path.isdir(final):  # checkpoint.save_contents holds hf_model (the default)
             print(f"[specs-dpo] checkpoint for GRPO: actor_rollout_ref.model.path={final}")
 
