@@ -111,7 +111,8 @@ class HFRolloutServer:
             # verl's contract: "completed" for an end-of-sequence token and for the length limit alike (as vLLM)
             stop_reason="completed",
             num_preempted=0,
-            extra_fields={"global_steps": self.global_steps},
+            extra_fields={"global_steps": self.global_steps,
+                          **({"top_p_set_sizes": output.top_p_set_sizes} if output.top_p_set_sizes else {})},
         )
 
     async def _run_batch(self, requests: list[GenerationRequest]):

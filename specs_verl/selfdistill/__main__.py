@@ -40,9 +40,18 @@ def _add_sample(sub) -> None:
     p.add_argument("--tp", type=int, default=1, help="vllm: tensor-parallel size (default 1)")
     p.add_argument("--gpu-memory-utilization", type=float, default=0.85, help="vllm: share of GPU memory")
     p.add_argument("--max-model-len", type=int, default=None, help="vllm: context length (default: the model's)")
-    p.add_argument("--batch-size", type=int, default=8, help="hf: rows (prompt x sample) per forward (default 8)")
+    p.add_argument("--batch-size", type=int, default=8,
+                   help="hf: rows (prompt x sample) per forward; with replicas: requests in flight per replica "
+                        "(default 8)")
     p.add_argument("--device", default="auto", help="hf: cpu, cuda, cuda:N or auto (default)")
     p.add_argument("--threads", type=int, default=None, help="hf: torch CPU threads")
+    p.add_argument("--replicas", type=int, default=1,
+                   help="rollout replicas on a Ray cluster (verl's replica classes, the engine GRPO uses); 1 "
+                        "(default): this process, no Ray; 0: --gpus-per-node x --nnodes / --tp")
+    p.add_argument("--ray-address", default=None,
+                   help="an existing Ray cluster for the replicas (default: $RAY_ADDRESS, else a local one)")
+    p.add_argument("--gpus-per-node", type=int, default=1, help="replicas: GPUs per node (default 1)")
+    p.add_argument("--nnodes", type=int, default=1, help="replicas: nodes (default 1)")
     p.add_argument("--shard-size", type=int, default=64,
                    help="questions per shard; a crash loses at most one shard of work (default 64)")
     p.add_argument("--strict", action="store_true", help="stop at the first unusable data row instead of skipping it")
@@ -115,7 +124,8 @@ def _sample(args) -> None:
     opts = SampleOptions(data=args.data, out=args.out, model_path=args.model, shard_size=args.shard_size,
                          batch_size=args.batch_size, tp=args.tp, device=args.device, threads=args.threads,
                          gpu_memory_utilization=args.gpu_memory_utilization, max_model_len=args.max_model_len,
-                         strict=args.strict, progress=not args.no_progress)
+                         strict=args.strict, progress=not args.no_progress, replicas=args.replicas,
+                         ray_address=args.ray_address, gpus_per_node=args.gpus_per_node, nnodes=args.nnodes)
     print(format_summary(run_sample(settings, opts)))
 
 
@@ -156,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from .judge import JudgeUnavailable
     from .pair_command import PairInputError
+    from specs_verl.generation.replicas import ReplicasLost, ReplicaStartError
+
     from .sample import SettingsMismatch
 
     try:
@@ -167,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             from .show import show_pairs
 
             print(show_pairs(args.pairs, n=args.n, start=args.start, width=args.width))
-    except (RLDataError, PairInputError, SettingsMismatch, JudgeUnavailable, FileNotFoundError, ValueError) as e:
+    except (RLDataError, PairInputError, SettingsMismatch, JudgeUnavailable, FileNotFoundError, ValueError,
+            ReplicaStartError, ReplicasLost) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -2,7 +2,11 @@
 
 The output directory holds `run.json` (the settings) and `shard-NNNNN.jsonl` files, each written atomically
 and holding every sample of its questions. A rerun with the same settings skips the questions already in a
-shard, so a crash loses at most the shard in flight; a rerun with other settings is refused.
+shard, so a crash (or Ctrl-C) loses at most the shards in flight; a rerun with other settings is refused.
+
+Generation runs in this process (`--replicas 1`: the `hf` or `vllm` backend) or over R rollout replicas on a
+Ray cluster (`--replicas R`, `specs_verl.generation.replicas`). Sample k of question q is drawn with the seed
+`row_seed(seed, q, k)` either way, so the samples do not depend on the replica count (the same tokens for `hf`).
 """
 
 from __future__ import annotations
@@ -53,6 +57,25 @@ class SampleOptions:
     max_model_len: int | None = None
     strict: bool = False
     progress: bool = True
+    replicas: int = 1  # 1: this process, no Ray; R > 1 (or 0: gpus_per_node * nnodes // tp) replicas on Ray
+    ray_address: str | None = None
+    gpus_per_node: int = 1
+    nnodes: int = 1
+
+    def uses_replicas(self) -> bool:
+        return self.replicas != 1 or self.ray_address is not None
+
+
+def replica_settings(settings: "SampleSettings", opts: SampleOptions):
+    from specs_verl.generation.replicas import ReplicaSettings
+
+    return ReplicaSettings(model_path=opts.model_path, backend=settings.backend, replicas=opts.replicas,
+                           gpus_per_node=opts.gpus_per_node, nnodes=opts.nnodes, tp=opts.tp,
+                           ray_address=opts.ray_address, max_in_flight=opts.batch_size,
+                           response_length=settings.max_new_tokens, threads=opts.threads,
+                           overrides=[f"actor_rollout_ref.rollout.gpu_memory_utilization={opts.gpu_memory_utilization}"]
+                           + ([f"actor_rollout_ref.rollout.max_model_len={opts.max_model_len}"]
+                              if opts.max_model_len else []))
 
 
 def resolve_backend(name: str) -> str:
@@ -98,8 +121,9 @@ def _record(req, k: int, s, settings: SampleSettings) -> dict[str, Any]:
     }
 
 
-def run_sample(settings: SampleSettings, opts: SampleOptions) -> dict[str, Any]:
-    """Generate the missing samples; return the run's summary (also printed by the CLI)."""
+def run_sample(settings: SampleSettings, opts: SampleOptions, pool=None) -> dict[str, Any]:
+    """Generate the missing samples; return the run's summary (also printed by the CLI). `pool`: replicas
+    already started (a `ReplicaPool` for `opts.model_path`); else `opts.replicas` decides."""
     from tqdm import tqdm
 
     begin = time.perf_counter()
@@ -120,29 +144,48 @@ def run_sample(settings: SampleSettings, opts: SampleOptions) -> dict[str, Any]:
         "done_not_in_data": len(set(done) - known), "stale_temp_files_removed": stale,
         "questions_sampled": 0, "samples_written": 0, "shards_written": 0, "finish_length": 0,
         "generated_tokens": 0, "seconds": 0.0, "load_seconds": 0.0, "generation_seconds": 0.0,
+        "replicas": None,
     }
     if not n_todo:
         summary["seconds"] = round(time.perf_counter() - begin, 3)
         return summary
-    backend_opts: dict[str, Any]
-    if settings.backend == "hf":
-        backend_opts = dict(batch_size=opts.batch_size, device=opts.device, threads=opts.threads)
-    else:
-        backend_opts = dict(tp=opts.tp, gpu_memory_utilization=opts.gpu_memory_utilization,
-                            max_model_len=opts.max_model_len)
     start = time.perf_counter()
-    backend = load_backend(settings.backend, opts.model_path, **backend_opts)
+    own_pool = None
+    if pool is None and opts.uses_replicas():
+        from specs_verl.generation.replicas import ReplicaPool
+
+        pool = own_pool = ReplicaPool.start(replica_settings(settings, opts))
+    if pool is not None:
+        from specs_verl.generation.replicas import ReplicaBackend
+
+        if Path(pool.settings.model_path).resolve() != Path(opts.model_path).resolve():
+            raise ValueError(f"the replicas serve {pool.settings.model_path}, not {opts.model_path}")
+        backend = ReplicaBackend(pool)
+    else:
+        if settings.backend == "hf":
+            backend_opts = dict(batch_size=opts.batch_size, device=opts.device, threads=opts.threads)
+        else:
+            backend_opts = dict(tp=opts.tp, gpu_memory_utilization=opts.gpu_memory_utilization,
+                                max_model_len=opts.max_model_len)
+        backend = load_backend(settings.backend, opts.model_path, **backend_opts)
     summary["load_seconds"] = round(time.perf_counter() - start, 3)  # model loading
     gen_seconds = 0.0
-    bar = tqdm(total=n_todo * settings.n, unit="sample", disable=not opts.progress, smoothing=0.1,
-               desc=f"sampling {Path(opts.data).name}")
+    # one bar over questions; a sample moves it by 1/n, so the rate and the ETA follow samples as they finish
+    bar = tqdm(total=n_todo, unit="question", disable=not opts.progress, smoothing=0.1,
+               desc=f"sampling {Path(opts.data).name}", bar_format="{l_bar}{bar}| {n:.0f}/{total} "
+               "[{elapsed}<{remaining}{postfix}]")
+    t_bar = time.perf_counter()
+
+    def progress(k: int) -> None:
+        bar.update(k / settings.n)
+
     todo = (r for r in iter_rl_requests(opts.data, settings.instruction, skipped=[]) if r.id not in done)
     try:
         while chunk := list(itertools.islice(todo, max(1, opts.shard_size))):
             t0 = time.perf_counter()
             results = backend.generate(chunk, n=settings.n, temperature=settings.temperature,
                                        top_p=settings.top_p, max_new_tokens=settings.max_new_tokens,
-                                       seed=settings.seed, progress=bar.update)
+                                       seed=settings.seed, progress=progress)
             gen_seconds += time.perf_counter() - t0
             records = [_record(req, k, s, settings) for req, samples in zip(chunk, results)
                        for k, s in enumerate(samples)]
@@ -152,10 +195,16 @@ def run_sample(settings: SampleSettings, opts: SampleOptions) -> dict[str, Any]:
             summary["shards_written"] += 1
             summary["finish_length"] += sum(r["finish_reason"] == "length" for r in records)
             summary["generated_tokens"] += sum(r["n_tokens"] for r in records)
-            bar.set_postfix(tok_s=f"{summary['generated_tokens'] / max(gen_seconds, 1e-9):.0f}")
+            elapsed = max(time.perf_counter() - t_bar, 1e-9)
+            bar.set_postfix_str(f"{summary['samples_written'] / elapsed:.2f} samples/s, "
+                                f"{summary['generated_tokens'] / elapsed:.0f} tok/s")
     finally:
         bar.close()
+        if pool is not None:
+            summary["replicas"] = {name: backend.share.get(i, 0) for i, name in enumerate(pool.names)}
         backend.close()
+        if own_pool is not None:
+            own_pool.close()
     summary["seconds"] = round(time.perf_counter() - begin, 3)
     summary["generation_seconds"] = round(gen_seconds, 3)
     return summary
@@ -175,6 +224,10 @@ def format_summary(summary: dict[str, Any]) -> str:
                      f"{s['generated_tokens'] / max(s['generation_seconds'], 1e-9):.0f} tokens/s "
                      f"(generation {s['generation_seconds']:.1f} s, model load {s['load_seconds']:.1f} s, "
                      f"{s['seconds']:.1f} s in all)")
+    if s.get("replicas"):
+        total = max(1, sum(s["replicas"].values()))
+        lines.append("  per replica            " + ", ".join(
+            f"{name}: {count} ({100 * count / total:.0f}%)" for name, count in s["replicas"].items()))
     if s["done_not_in_data"]:
         lines.append(f"  note: {s['done_not_in_data']} question(s) in the shards are not in the data")
     for msg in s["skip_reasons"]:

@@ -126,7 +126,8 @@ def test_resume_after_a_killed_run_loses_and_duplicates_nothing(tiny_model_dir, 
 
 
 @pytest.mark.parametrize("command,flags", [
-    ("sample", ["--n", "--temperature", "--max-new-tokens", "--backend", "--prompt-template", "--tp", "--shard-size"]),
+    ("sample", ["--n", "--temperature", "--max-new-tokens", "--backend", "--prompt-template", "--tp", "--shard-size",
+                "--replicas", "--ray-address", "--gpus-per-node", "--nnodes"]),
     ("pair", ["--mode", "--judge", "--judge-url", "--judge-model", "--pairs-per-question", "--seed", "--strict"]),
     ("show", ["--n"]),
 ])
