@@ -67,6 +67,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument("--tp", type=int, default=1, help="vllm backend: tensor parallel size (default: 1)")
     g.add_argument("--gpu-memory-utilization", type=float, default=None, help="vllm backend")
     g.add_argument("--max-model-len", type=int, default=None, help="vllm backend")
+    g.add_argument("--replicas", type=int, default=1,
+                   help="rollout replicas on a Ray cluster (verl's replica classes, the engine GRPO uses) per model; "
+                        "1 (default): this process, no Ray; 0: --gpus-per-node x --nnodes / --tp")
+    g.add_argument("--ray-address", default=None,
+                   help="an existing Ray cluster for the replicas (default: $RAY_ADDRESS, else a local one)")
+    g.add_argument("--gpus-per-node", type=int, default=1, help="replicas: GPUs per node (default: 1)")
+    g.add_argument("--nnodes", type=int, default=1, help="replicas: nodes (default: 1)")
     g.add_argument("--rbf", action="store_true",
                    help="also measure the rollout branching factor: per generated position, the size of the "
                         "smallest token set holding --rbf-top-p of the model's distribution given the sampled "
@@ -116,6 +123,20 @@ def backend_options(args) -> dict:
     return opts
 
 
+def replica_settings(args):
+    """The replicas to generate on, or None for this process (`--replicas 1` and no --ray-address)."""
+    if args.replicas == 1 and not args.ray_address:
+        return None
+    from specs_verl.generation.replicas import ReplicaSettings
+
+    overrides = [f"actor_rollout_ref.rollout.{k}={v}" for k, v in (
+        ("gpu_memory_utilization", args.gpu_memory_utilization), ("max_model_len", args.max_model_len)) if v]
+    return ReplicaSettings(model_path=str(args.base), backend=args.backend, replicas=args.replicas,
+                           gpus_per_node=args.gpus_per_node, nnodes=args.nnodes, tp=args.tp,
+                           ray_address=args.ray_address, max_in_flight=args.batch_size, dtype=args.dtype,
+                           response_length=args.max_new_tokens, threads=args.threads, overrides=overrides)
+
+
 def evaluate_checkpoints(args) -> tuple[list[dict], dict, dict]:
     """GF rows of every run, the per-model details, and the evaluation description for gf.json."""
     from specs_verl.generation import load_instruction
@@ -138,13 +159,27 @@ def evaluate_checkpoints(args) -> tuple[list[dict], dict, dict]:
             if path not in models.values():
                 models[f"{run.name}/step{step}"] = path
     details, label_of = {}, {path: label for label, path in models.items()}
-    for i, (label, path) in enumerate(models.items(), start=1):
-        summaries, cached = evaluate_checkpoint(label, path, sets, settings, args.out, args.backend,
-                                                backend_options(args), rbf_cap=rbf_cap, reuse=not args.no_reuse)
-        print(f"[{i}/{len(models)}] {label}: " + ", ".join(
-            f"{s} {args.metric}={100 * v['scores'][args.metric]:.1f}%" for s, v in summaries.items())
-            + (" (reused)" if cached else ""), flush=True)
-        details[label] = {"path": str(path), "sets": summaries}
+    replicas = replica_settings(args)
+    if replicas is not None:
+        from specs_verl.generation.replicas import ray_session
+
+        session = ray_session(replicas)
+        print(f"generation: {replicas.n_replicas()} {args.backend} replicas per model (gpus_per_node="
+              f"{replicas.gpus_per_node}, nnodes={replicas.nnodes}, tp={replicas.tp}, ray_address="
+              f"{replicas.ray_address or 'RAY_ADDRESS or local'})", flush=True)
+    else:
+        import contextlib
+
+        session = contextlib.nullcontext()
+    with session:
+        for i, (label, path) in enumerate(models.items(), start=1):
+            summaries, cached = evaluate_checkpoint(label, path, sets, settings, args.out, args.backend,
+                                                    backend_options(args), rbf_cap=rbf_cap, reuse=not args.no_reuse,
+                                                    replicas=replicas)
+            print(f"[{i}/{len(models)}] {label}: " + ", ".join(
+                f"{s} {args.metric}={100 * v['scores'][args.metric]:.1f}%" for s, v in summaries.items())
+                + (" (reused)" if cached else ""), flush=True)
+            details[label] = {"path": str(path), "sets": summaries}
 
     def scores(label):
         return {s: details[label]["sets"][s]["scores"][args.metric] for s in spec.sources}
@@ -207,9 +242,11 @@ def main(argv=None) -> int:
 
 def cli() -> int:
     """`main` with a one-line message instead of a traceback for what a user can fix (a path, a name, an extra)."""
+    from specs_verl.generation.replicas import ReplicasLost, ReplicaStartError
+
     try:
         return main()
-    except (FileNotFoundError, ValueError, KeyError, ImportError) as e:
+    except (FileNotFoundError, ValueError, KeyError, ImportError, ReplicaStartError, ReplicasLost) as e:
         print(f"error: {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
         return 1
 

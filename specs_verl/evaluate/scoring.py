@@ -170,21 +170,23 @@ def cache_dir(out: Path, label: str, model_path: Path, settings: GenSettings, se
 
 def evaluate_checkpoint(label: str, model_path: Path, sets: Sequence[EvalSet], settings: GenSettings, out: Path,
                         backend_name: str, backend_opts: dict[str, Any], *, rbf_cap: int | None = None,
-                        reuse: bool = True) -> tuple[dict[str, dict], bool]:
+                        reuse: bool = True, replicas=None) -> tuple[dict[str, dict], bool]:
     """Set name -> summary for one model, generated and scored once: a later call with the same model, settings and
     files reads `<out>/evals/<label>-<hash>/scores.json` back (the per-sample records sit next to it, samples.jsonl).
+    `replicas` (a `generation.replicas.ReplicaSettings`): generate over rollout replicas on Ray instead of here;
+    the samples are the same (per-sample seeds), so the cache does not tell the two apart.
 
     Returns (summaries, whether they came from the cache).
     """
     from tqdm import tqdm
 
-    from specs_verl.generation import load_backend
+    from specs_verl.generation.replicas import open_backend
 
     where = cache_dir(out, label, model_path, settings, sets, backend_name)
     scores_file = where / "scores.json"
     if reuse and scores_file.exists():
         return json.loads(scores_file.read_text())["sets"], True
-    backend = load_backend(backend_name, model_path, **backend_opts)
+    backend = open_backend(backend_name, model_path, backend_opts, replicas)
     total = settings.n * sum(len(s.requests) for s in sets)
     try:
         with tqdm(total=total, desc=f"generate {label}", unit="resp", dynamic_ncols=True) as bar:

@@ -147,6 +147,28 @@ def _init_ray(address: str | None, n_replicas: int, gpu: bool) -> bool:
     return True
 
 
+class ray_session:
+    """`with ray_session(settings):` one Ray connection for several pools in a row (one per model to evaluate);
+    stops Ray at the end when it started it."""
+
+    def __init__(self, settings: ReplicaSettings):
+        self.settings = settings
+        self.started = False
+
+    def __enter__(self):
+        gpu = on_accelerator()
+        if not gpu:
+            _use_cpu_platform()
+        self.started = _init_ray(self.settings.ray_address, self.settings.n_replicas(), gpu)
+        return self
+
+    def __exit__(self, *exc):
+        import ray
+
+        if self.started and ray.is_initialized():
+            ray.shutdown()
+
+
 class ReplicaPool:
     """R started replicas and their server handles; `close()` stops them (and Ray, when it started it)."""
 
@@ -230,12 +252,10 @@ def _use_cpu_platform() -> None:
 
 @dataclass
 class Job:
-    """One sample to generate: request `index`, sample `k`."""
+    """One sample to generate: request `index`, sample `k`, with its own sampling dict (its seed)."""
 
     index: int
     k: int
-    prompt_ids: list[int]
-    images: list | None
     sampling_params: dict[str, Any]
 
 
@@ -246,10 +266,11 @@ def _is_replica_death(error: BaseException) -> bool:
 
 
 async def dispatch(jobs: Sequence[Job], servers: Sequence[Any], names: Sequence[str], max_in_flight: int,
+                   prompt: Callable[[Job], tuple[list[int], list | None]],
                    on_result: Callable[[Job, Any, int], None], alive: set[int] | None = None,
                    timeout_s: float | None = None) -> Counter:
-    """Send every job to some live server, at most `max_in_flight` per server at a time; `on_result(job,
-    output, replica)` once per job. A server whose actor dies is removed from `alive` (the caller's set, so
+    """Send every job to some live server, at most `max_in_flight` per server at a time, its prompt ids and
+    images from `prompt(job)` (called as it is sent); `on_result(job, output, replica)` once per job. A server whose actor dies is removed from `alive` (the caller's set, so
     later calls skip it) and its unanswered jobs re-queued. Returns answers per replica index."""
     queue: asyncio.Queue[Job] = asyncio.Queue()
     for job in jobs:
@@ -261,6 +282,7 @@ async def dispatch(jobs: Sequence[Job], servers: Sequence[Any], names: Sequence[
     alive = set(range(len(servers))) if alive is None else alive
     share: Counter = Counter()
     lost: list[str] = [names[r] for r in range(len(servers)) if r not in alive]
+    failures: list[BaseException] = []
     if remaining and not alive:
         raise ReplicasLost(f"no replica is left ({', '.join(lost)} died)")
 
@@ -272,12 +294,15 @@ async def dispatch(jobs: Sequence[Job], servers: Sequence[Any], names: Sequence[
             except asyncio.TimeoutError:
                 continue
             try:
+                prompt_ids, images = prompt(job)
                 output = await asyncio.wait_for(servers[replica].generate.remote(
-                    request_id=f"{job.index}-{job.k}", prompt_ids=job.prompt_ids,
-                    sampling_params=dict(job.sampling_params), image_data=job.images), timeout_s)
+                    request_id=f"{job.index}-{job.k}", prompt_ids=prompt_ids,
+                    sampling_params=dict(job.sampling_params), image_data=images), timeout_s)
             except Exception as error:
                 if not (_is_replica_death(error) or isinstance(error, asyncio.TimeoutError)):
-                    raise
+                    failures.append(error)  # a bad request or a bug: the run stops with it
+                    done.set()
+                    return
                 queue.put_nowait(job)  # unanswered: another replica takes it
                 if replica in alive:
                     alive.discard(replica)
@@ -297,9 +322,8 @@ async def dispatch(jobs: Sequence[Job], servers: Sequence[Any], names: Sequence[
     tasks = [asyncio.create_task(worker(r)) for r in sorted(alive) for _ in range(max(1, max_in_flight))]
     try:
         await done.wait()
-        for t in tasks:
-            if t.done() and t.exception() is not None:
-                raise t.exception()
+        if failures:
+            raise failures[0]
     finally:
         for t in tasks:
             t.cancel()
@@ -307,6 +331,21 @@ async def dispatch(jobs: Sequence[Job], servers: Sequence[Any], names: Sequence[
     if remaining:
         raise ReplicasLost(f"every replica died ({', '.join(lost)}); {remaining} samples not generated")
     return share
+
+
+def open_backend(name: str, model_path, backend_opts: dict[str, Any], replicas: ReplicaSettings | None = None):
+    """The backend to generate with: `load_backend(name, ...)` in this process, or, given `replicas`, a
+    `ReplicaBackend` over a pool started for `model_path` (closed with the backend)."""
+    if replicas is None:
+        from . import load_backend
+
+        return load_backend(name, model_path, **backend_opts)
+    import dataclasses
+
+    pool = ReplicaPool.start(dataclasses.replace(replicas, model_path=str(model_path), backend=name))
+    backend = ReplicaBackend(pool)
+    backend.close = pool.close  # type: ignore[method-assign]
+    return backend
 
 
 class ReplicaBackend:
@@ -348,23 +387,32 @@ class ReplicaBackend:
             raise ValueError("log-probs over replicas are not supported; use --replicas 1")
         if branching_top_p is not None and self.pool.settings.backend != "hf":
             raise ValueError("the branching factor over vllm replicas is not supported; use --replicas 1")
-        jobs, n_prompt = [], []
-        for i, r in enumerate(requests):
-            ids, images = self.prompt(r)
-            n_prompt.append(len(ids))
-            for k in range(n):
-                jobs.append(Job(i, k, ids, images, request_params(temperature, top_p, max_new_tokens,
-                                                                  row_seed(seed, r.id, k), branching_top_p)))
+        jobs = [Job(i, k, request_params(temperature, top_p, max_new_tokens, row_seed(seed, r.id, k), branching_top_p))
+                for i, r in enumerate(requests) for k in range(n)]
         results: list[list[Sample | None]] = [[None] * n for _ in requests]
+        # a request's prompt (its images decoded) is built when its first sample is sent and dropped when its
+        # last one is answered: memory follows the requests in flight, not the data
+        prompts: dict[int, tuple[list[int], list | None]] = {}
+        n_prompt: dict[int, int] = {}
+        unanswered = Counter({i: n for i in range(len(requests))})
+
+        def prompt(job: Job):
+            if job.index not in prompts:
+                prompts[job.index] = self.prompt(requests[job.index])
+                n_prompt[job.index] = len(prompts[job.index][0])
+            return prompts[job.index]
 
         def on_result(job: Job, output, replica: int) -> None:
-            results[job.index][job.k] = self.to_sample(output, n_prompt[job.index])
-            self.generated_tokens += results[job.index][job.k].n_tokens
+            sample = results[job.index][job.k] = self.to_sample(output, n_prompt[job.index])
+            self.generated_tokens += sample.n_tokens
+            unanswered[job.index] -= 1
+            if not unanswered[job.index]:
+                prompts.pop(job.index, None)
             if progress is not None:
                 progress(1)
 
         share = asyncio.run(dispatch(jobs, self.pool.servers, self.pool.names, self.pool.settings.max_in_flight,
-                                     on_result, alive=self.pool.alive,
+                                     prompt, on_result, alive=self.pool.alive,
                                      timeout_s=self.pool.settings.request_timeout_s))
         self.share.update(share)
         return results  # type: ignore[return-value]
