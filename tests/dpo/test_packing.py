@@ -73,19 +73,44 @@ def dataset(tiny_model_dir, tiny_data_dir, tmp_path_factory):
     return PreferenceDataset(str(path), AutoProcessor.from_pretrained(tiny_model_dir), 1024, show_progress=False)
 
 
-def engine_forward(model, batch):
-    """verl's FSDP engine forward for one micro-batch, without the FSDP wrapper: jagged log-probs."""
+def engine_inputs(batch):
+    """verl's FSDP engine input preparation for one micro-batch (no FSDP wrapper): the micro-batch, the model's
+    inputs and verl's output arguments."""
     from verl.utils import tensordict_utils as tu
     from verl.workers.engine.fsdp.transformer_impl import FSDPEngineWithLMHead
 
-    rows = batch["input_ids"].shape[0]
     td = tu.get_tensordict(tensor_dict=dict(batch), non_tensor_dict={
         "use_remove_padding": False, "pad_mode": "no_padding", "temperature": 1.0, "pad_token_id": 0,
-        "micro_batch_size_per_gpu": rows})
+        "micro_batch_size_per_gpu": batch["input_ids"].shape[0]})
     stub = types.SimpleNamespace(pad_to_length=None, engine_config=None)
-    inputs, output_args = FSDPEngineWithLMHead.prepare_model_inputs(stub, td)
+    return (td, *FSDPEngineWithLMHead.prepare_model_inputs(stub, td))
+
+
+def engine_forward(model, batch):
+    """verl's FSDP engine forward for one micro-batch, without the FSDP wrapper: jagged log-probs."""
+    from verl.workers.engine.fsdp.transformer_impl import FSDPEngineWithLMHead
+
+    td, inputs, output_args = engine_inputs(batch)
     output = model(**inputs, use_cache=False)
+    stub = types.SimpleNamespace(pad_to_length=None, engine_config=None)
     return FSDPEngineWithLMHead.prepare_model_outputs(stub, output, output_args, td, None)["log_probs"]
+
+
+def scored_forward(model, batch):
+    """The same micro-batch the way `engine.ResponseLogProbEngine` runs it: the LM head on the scored rows only.
+    Returns the jagged log-probs and how many rows the LM head computed."""
+    from specs_verl.dpo.engine import LMHeadRows, plan_rows, response_log_probs
+
+    td, inputs, output_args = engine_inputs(batch)
+    rows = plan_rows(td, inputs, output_args, sequence_parallel=False)
+    hook = LMHeadRows()
+    handle = model.get_output_embeddings().register_forward_pre_hook(hook)
+    hook.index = rows.hidden
+    try:
+        logits = model(**inputs, use_cache=False).logits
+    finally:
+        handle.remove()
+    return response_log_probs(logits, rows, td["input_ids"].offsets()), logits.shape[0]
 
 
 def token_logps(model, pairs, packing) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -225,3 +250,32 @@ def test_max_pixels_gives_fewer_image_tokens(tiny_model_dir, tiny_data_dir):
     set_max_pixels(processor, 28 * 28 * 4)
     small = PreferenceDataset(file, processor, 1024, show_progress=False).rows[0]["lengths"][0]
     assert small < full
+
+
+@pytest.mark.parametrize("packing", ["shared", "separate"])
+def test_lm_head_on_scored_rows_equals_verl(models, dataset, packing):
+    """engine.py: the LM head and the log-softmax on the scored positions only give verl's log-probs there, the
+    same loss and the same gradients; the head computes one row per response token (verl's: every position)."""
+    from verl.utils import tensordict_utils as tu
+
+    model = models[packing]
+    pairs = [dataset[i] for i in range(len(dataset))]
+    batch = collate_pairs(pairs, packing)
+    batch["ref_logps"] = torch.zeros(len(pairs), 2) if packing == "shared" else torch.zeros(2 * len(pairs))
+    loss_fn = DPOLossFn(resolve_losses("sigmoid", None, 1.0), LossOptions(beta=0.1))
+    td = tu.get_tensordict(tensor_dict=dict(batch), non_tensor_dict={"global_pairs": len(pairs), "dp_size": 1})
+    results = []
+    for forward in (lambda: (engine_forward(model, batch), None), lambda: scored_forward(model, batch)):
+        model.zero_grad()
+        log_probs, head_rows = forward()
+        loss, _ = loss_fn({"log_probs": log_probs}, td)
+        loss.backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        results.append((log_probs.detach(), head_rows, loss.item(), grads))
+    (verl, _, verl_loss, verl_grads), (ours, head_rows, our_loss, our_grads) = results
+    scored = torch.roll(batch["loss_mask"].values(), -1).bool()
+    assert head_rows == int(scored.sum()) < batch["input_ids"].values().numel() // 2
+    assert torch.allclose(ours.values()[scored], verl.values()[scored], atol=1e-6, rtol=0)
+    assert our_loss == pytest.approx(verl_loss, rel=1e-6)
+    scale = max(float(g.abs().max()) for g in verl_grads.values())
+    assert max(float((verl_grads[n] - our_grads[n]).abs().max()) for n in verl_grads) <= 1e-5 * scale

@@ -1,0 +1,41 @@
+"""The DPO trainer's optimizer: torch's fused AdamW by default (one kernel instead of verl's foreach chain), which
+updates the weights as the foreach implementation does."""
+
+from __future__ import annotations
+
+import torch
+from omegaconf import OmegaConf
+
+from specs_verl.dpo.trainer import optimizer_section
+
+
+def _optim(**extra):
+    return OmegaConf.create({"optimizer": "AdamW", "optimizer_impl": "torch.optim", "lr": 1e-3,
+                             "override_optimizer_config": extra or None})
+
+
+def test_adamw_runs_fused_unless_the_user_picks_an_implementation():
+    assert optimizer_section(_optim())["override_optimizer_config"] == {"fused": True}
+    assert optimizer_section(_optim(foreach=True))["override_optimizer_config"] == {"foreach": True}
+    assert optimizer_section(_optim(fused=False))["override_optimizer_config"] == {"fused": False}
+    other = OmegaConf.create({"optimizer": "AdamW8bit", "optimizer_impl": "bitsandbytes.optim",
+                              "override_optimizer_config": None})
+    assert optimizer_section(other)["override_optimizer_config"] is None
+
+
+def test_fused_adamw_updates_the_weights_as_foreach_does():
+    g = torch.Generator().manual_seed(0)
+    start = [torch.randn(64, 32, generator=g), torch.randn(32, generator=g)]
+    grads = [[torch.randn_like(p) for p in start] for _ in range(3)]
+    results = []
+    for kind in ("foreach", "fused"):
+        params = [torch.nn.Parameter(p.clone()) for p in start]
+        opt = torch.optim.AdamW(params, lr=1e-2, weight_decay=0.01, **{kind: True})
+        for step in grads:
+            for p, grad in zip(params, step):
+                p.grad = grad.clone()
+            opt.step()
+        results.append([p.detach() for p in params])
+    for a, b in zip(*results):
+        assert torch.allclose(a, b, atol=1e-6, rtol=0)
+        assert not torch.equal(a, start[0] if a.shape == start[0].shape else start[1])  # the step moved them
