@@ -20,6 +20,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from specs_verl.generation.replicas import add_replica_arguments
 from specs_verl.metrics import GFSpec
 
 from .checkpoints import resolve_runs
@@ -67,13 +68,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     g.add_argument("--tp", type=int, default=1, help="vllm backend: tensor parallel size (default: 1)")
     g.add_argument("--gpu-memory-utilization", type=float, default=None, help="vllm backend")
     g.add_argument("--max-model-len", type=int, default=None, help="vllm backend")
-    g.add_argument("--replicas", type=int, default=1,
-                   help="rollout replicas on a Ray cluster (verl's replica classes, the engine GRPO uses) per model; "
-                        "1 (default): this process, no Ray; 0: --gpus-per-node x --nnodes / --tp")
-    g.add_argument("--ray-address", default=None,
-                   help="an existing Ray cluster for the replicas (default: $RAY_ADDRESS, else a local one)")
-    g.add_argument("--gpus-per-node", type=int, default=1, help="replicas: GPUs per node (default: 1)")
-    g.add_argument("--nnodes", type=int, default=1, help="replicas: nodes (default: 1)")
+    add_replica_arguments(g)  # one pool of replicas per model, one model after the other
     g.add_argument("--rbf", action="store_true",
                    help="also measure the rollout branching factor: per generated position, the size of the "
                         "smallest token set holding --rbf-top-p of the model's distribution given the sampled "

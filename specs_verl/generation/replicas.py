@@ -78,6 +78,17 @@ class ReplicaSettings:
         return self.replicas or max(1, self.gpus_per_node * self.nnodes // max(1, self.tp))
 
 
+def add_replica_arguments(parser) -> None:
+    """The replica flags `selfdistill sample` and `evaluate` share (an argparse parser or group)."""
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="rollout replicas on a Ray cluster (verl's replica classes, the engine GRPO uses); "
+                             "1 (default): this process, no Ray; 0: --gpus-per-node x --nnodes / --tp")
+    parser.add_argument("--ray-address", default=None,
+                        help="an existing Ray cluster for the replicas (default: $RAY_ADDRESS, else a local one)")
+    parser.add_argument("--gpus-per-node", type=int, default=1, help="replicas: GPUs per node (default 1)")
+    parser.add_argument("--nnodes", type=int, default=1, help="replicas: nodes (default 1)")
+
+
 def on_accelerator() -> bool:
     import torch
 

@@ -14,6 +14,7 @@ import logging
 import sys
 
 from specs_verl.generation import RLDataError
+from specs_verl.generation.replicas import add_replica_arguments
 from specs_verl.surface_form import POLLUTION_RULES
 
 
@@ -45,13 +46,7 @@ def _add_sample(sub) -> None:
                         "(default 8)")
     p.add_argument("--device", default="auto", help="hf: cpu, cuda, cuda:N or auto (default)")
     p.add_argument("--threads", type=int, default=None, help="hf: torch CPU threads")
-    p.add_argument("--replicas", type=int, default=1,
-                   help="rollout replicas on a Ray cluster (verl's replica classes, the engine GRPO uses); 1 "
-                        "(default): this process, no Ray; 0: --gpus-per-node x --nnodes / --tp")
-    p.add_argument("--ray-address", default=None,
-                   help="an existing Ray cluster for the replicas (default: $RAY_ADDRESS, else a local one)")
-    p.add_argument("--gpus-per-node", type=int, default=1, help="replicas: GPUs per node (default 1)")
-    p.add_argument("--nnodes", type=int, default=1, help="replicas: nodes (default 1)")
+    add_replica_arguments(p)
     p.add_argument("--shard-size", type=int, default=64,
                    help="questions per shard; a crash loses at most one shard of work (default 64)")
     p.add_argument("--strict", action="store_true", help="stop at the first unusable data row instead of skipping it")
