@@ -26,7 +26,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +134,13 @@ class ReplicaStartError(RuntimeError):
     """A replica did not start: the message names it."""
 
 
+def _root_cause(error: BaseException) -> str:
+    """The last `SomeError: message` line of an error (Ray wraps a remote one in its whole traceback)."""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(error).splitlines()]
+    causes = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Exit)\b.*:", line)]
+    return causes[-1] if causes else f"{type(error).__name__}: {lines[0] if lines else ''}"
+
+
 class ReplicasLost(RuntimeError):
     """Every replica died before the work was done."""
 
@@ -205,8 +214,11 @@ class ReplicaPool:
         from verl.workers.rollout.replica import get_rollout_replica_class
 
         replica_cls = get_rollout_replica_class(settings.backend)
+        # verl names each replica's placement group and server by rank: a suffix of this pool's own keeps two
+        # pools (two runs, or a GRPO job) on one cluster apart
+        suffix = f"gen_{uuid.uuid4().hex[:8]}"
         replicas = [replica_cls(replica_rank=rank, config=rollout_config, model_config=model_config,
-                                gpus_per_node=settings.gpus_per_node) for rank in range(n)]
+                                gpus_per_node=settings.gpus_per_node, name_suffix=suffix) for rank in range(n)]
         pool = cls(settings, replicas, started)
 
         async def start_all():
@@ -218,7 +230,7 @@ class ReplicaPool:
         if failed:
             pool.close()
             rank, error = failed[0]
-            reason = "timed out" if isinstance(error, asyncio.TimeoutError) else f"{type(error).__name__}: {error}"
+            reason = "timed out" if isinstance(error, asyncio.TimeoutError) else _root_cause(error)
             raise ReplicaStartError(f"{settings.backend} replica {rank} of {n} did not start ({reason})"
                                     + (f"; {len(failed) - 1} more failed" if len(failed) > 1 else ""))
         pool.servers = [r.server_handle for r in replicas]

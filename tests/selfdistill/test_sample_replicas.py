@@ -31,18 +31,27 @@ def data(tiny_data_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def pool(tiny_model_dir):
+def cluster(tiny_model_dir):
+    """A local Ray cluster of this module's own (room for three replicas), stopped at the end."""
     import ray
 
-    from specs_verl.generation.replicas import ReplicaPool, ReplicaSettings
+    from specs_verl.generation.replicas import ReplicaSettings, ray_session
 
     assert not ray.is_initialized()
+    with ray_session(ReplicaSettings(str(tiny_model_dir), replicas=3)) as session:
+        assert session.started
+        yield
+    assert not ray.is_initialized()
+
+
+@pytest.fixture(scope="module")
+def pool(cluster, tiny_model_dir):
+    from specs_verl.generation.replicas import ReplicaPool, ReplicaSettings
+
     pool = ReplicaPool.start(ReplicaSettings(str(tiny_model_dir), backend="hf", replicas=2, max_in_flight=2,
                                              response_length=MAX_NEW, threads=1))
-    assert pool.started_ray  # a local cluster of this module's own, stopped at the end
     yield pool
     pool.close()
-    assert not ray.is_initialized()
 
 
 def _settings(model):
@@ -50,9 +59,9 @@ def _settings(model):
                           max_new_tokens=MAX_NEW, seed=SEED, prompt_template="none", instruction=None)
 
 
-def _opts(model, data, out, **kw):
-    return SampleOptions(data=str(data), out=str(out), model_path=str(model), shard_size=2, batch_size=2,
-                         device="cpu", threads=1, progress=False, **kw)
+def _opts(model, data, out, shard_size=2):
+    return SampleOptions(data=str(data), out=str(out), model_path=str(model), shard_size=shard_size, batch_size=2,
+                         device="cpu", threads=1, progress=False)
 
 
 def _samples(out):
@@ -108,13 +117,21 @@ def test_an_interrupted_run_resumes_to_the_samples_of_an_uninterrupted_one(tiny_
     assert _samples(tmp_path) == reference
 
 
+def test_a_replica_that_does_not_start_is_named(cluster, pool, tmp_path):
+    from specs_verl.generation.replicas import ReplicaPool, ReplicaSettings, ReplicaStartError
+
+    with pytest.raises(ReplicaStartError, match=r"hf replica 0 of 1 did not start \(.*no-model"):
+        ReplicaPool.start(ReplicaSettings(str(tmp_path / "no-model"), backend="hf", replicas=1, threads=1))
+
+
 def test_a_replica_killed_mid_run_loses_and_duplicates_nothing(tiny_model_dir, data, pool, reference, tmp_path):
     """Runs last in the module: it leaves the pool with one replica."""
     import ray
 
     pid = ray.get(pool.servers[1].__ray_call__.remote(lambda self: os.getpid()))
     _when_first_shard(tmp_path, lambda: os.kill(pid, signal.SIGKILL))
-    summary = run_sample(_settings(tiny_model_dir), _opts(tiny_model_dir, data, tmp_path), pool=pool)
+    # one question per shard: 15 more shards to write once the first is there, time enough for the kill to land
+    summary = run_sample(_settings(tiny_model_dir), _opts(tiny_model_dir, data, tmp_path, shard_size=1), pool=pool)
     assert pool.alive == {0}, "replica 1 was not seen dying during the run"
     assert _samples(tmp_path) == reference
     assert summary["replicas"]["hf replica 0"] > summary["replicas"]["hf replica 1"]
