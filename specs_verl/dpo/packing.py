@@ -60,6 +60,21 @@ def pack_pair(chosen: dict, rejected: dict) -> dict:
     return row
 
 
+def row_length(pair: dict, packing: str) -> int:
+    """Tokens of the widest row the pair becomes: its shared row, or the longer of its two sequences."""
+    chosen, rejected = pair["chosen"]["input_ids"].shape[0], pair["rejected"]["input_ids"].shape[0]
+    if packing == "shared":
+        return chosen + rejected - prompt_length(pair["rejected"]["loss_mask"]) + 1
+    return max(chosen, rejected)
+
+
+def by_row_length(pairs: list[dict], packing: str) -> list[dict]:
+    """The pairs of a batch shortest first, so that the micro-batches verl cuts from it in order pad little.
+    No pair's log-probs depend on its neighbours (nothing attends across pairs, padding is masked) and the
+    gradient adds over the whole batch, so the order changes nothing but the padding."""
+    return sorted(pairs, key=lambda pair: row_length(pair, packing))
+
+
 def branch_visibility(positions: torch.Tensor) -> torch.Tensor:
     """(B, L) text position ids -> (B, 1, L, L) bool, True where query i may attend to key j.
 

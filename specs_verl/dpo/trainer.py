@@ -42,6 +42,7 @@ from .config import DPOConfig, DPODataConfig, load_settings
 from .data import PreferenceDataset, collate_pairs, pair_rows, set_max_pixels
 from .loss_fn import DPOLossFn, pair_logps, pair_statistics, pair_sums, reduce_metric_sums
 from .losses import LossOptions, resolve_losses
+from .packing import by_row_length
 from .ref_cache import RefLogpCache, reference_settings
 from .sharding import padded_shard
 from .vision_freeze import freeze_vision_tower
@@ -65,6 +66,11 @@ def peak_memory_gb() -> float:
     if accel:
         return accel / 1024**3
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def collate_by_length(pairs: list[dict], packing: str) -> dict:
+    """A batch of pairs ordered by row length (less padding in each micro-batch, packing.by_row_length)."""
+    return collate_pairs(by_row_length(pairs, packing), packing=packing)
 
 
 class _Shard(torch.utils.data.Dataset):
@@ -300,13 +306,16 @@ class DPOTrainer:
         forward is a collective): for the reference pass and validation. Drop the rows marked `is_padding`."""
         from torch.utils.data import DataLoader
 
-        shard = _Shard(dataset, padded_shard(len(dataset), self.dp_size, self.dp_rank))
+        entries = padded_shard(len(dataset), self.dp_size, self.dp_rank)
+        # similar lengths in each forward micro-batch (less padding); the results are keyed by pair
+        entries.sort(key=lambda entry: sum(dataset.rows[entry[0]]["lengths"]))
+        shard = _Shard(dataset, entries)
         return DataLoader(shard, batch_size=self.forward_micro_pairs, shuffle=False, collate_fn=self._collate,
                           num_workers=0)
 
     @property
     def _collate(self):
-        return functools.partial(collate_pairs, packing=self.packing)
+        return functools.partial(collate_by_length, packing=self.packing)
 
     @property
     def forward_micro_pairs(self) -> int:

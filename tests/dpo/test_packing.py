@@ -129,15 +129,17 @@ def token_logps(model, pairs, packing) -> list[tuple[torch.Tensor, torch.Tensor]
     return out
 
 
-def loss_and_grads(model, pairs, packing, ref):
+def loss_and_grads(model, pairs, packing, ref, zero_grad=True, global_pairs=None):
     from verl.utils import tensordict_utils as tu
 
     loss_fn = DPOLossFn(resolve_losses("sigmoid", None, 1.0), LossOptions(beta=0.1))
     batch = collate_pairs(pairs, packing)
     batch["ref_logps"] = ref if packing == "shared" else ref.reshape(-1)
-    model.zero_grad()
+    if zero_grad:
+        model.zero_grad()
     log_probs = engine_forward(model, batch)
-    td = tu.get_tensordict(tensor_dict=dict(batch), non_tensor_dict={"global_pairs": len(pairs), "dp_size": 1})
+    td = tu.get_tensordict(tensor_dict=dict(batch), non_tensor_dict={"global_pairs": global_pairs or len(pairs),
+                                                                     "dp_size": 1})
     loss, metrics = loss_fn({"log_probs": log_probs}, td)
     loss.backward()
     return loss.item(), metrics, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
@@ -279,3 +281,31 @@ def test_lm_head_on_scored_rows_equals_verl(models, dataset, packing):
     assert our_loss == pytest.approx(verl_loss, rel=1e-6)
     scale = max(float(g.abs().max()) for g in verl_grads.values())
     assert max(float((verl_grads[n] - our_grads[n]).abs().max()) for n in verl_grads) <= 1e-5 * scale
+
+
+def test_pairs_ordered_by_row_length_pad_less_and_train_the_same(models, dataset):
+    """The trainer orders a batch by row length before verl cuts it into micro-batches: less padding, the same
+    summed loss and gradients (nothing attends across pairs)."""
+    from specs_verl.dpo.packing import by_row_length, row_length
+
+    model = models["shared"]
+    pairs = [dataset[i] for i in range(len(dataset))]
+    lengths = [row_length(p, "shared") for p in pairs]
+    order = sorted(range(len(pairs)), key=lengths.__getitem__)
+    worst = [order[0], order[-1], order[1], order[-2]]  # shortest with longest: the most padding in pairs of two
+    results = []
+    for batch_pairs in ([pairs[i] for i in worst], by_row_length([pairs[i] for i in worst], "shared")):
+        model.zero_grad()
+        total, padded = 0.0, 0
+        for micro in (batch_pairs[:2], batch_pairs[2:]):
+            loss, _, _ = loss_and_grads(model, micro, "shared", torch.zeros(2, 2), zero_grad=False, global_pairs=4)
+            total += loss
+            padded += 2 * max(row_length(p, "shared") for p in micro)
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        results.append((total, padded, grads))
+    (loss_a, padded_a, grads_a), (loss_b, padded_b, grads_b) = results
+    assert [row_length(p, "shared") for p in by_row_length(pairs, "shared")] == sorted(lengths)
+    assert padded_b < padded_a
+    assert loss_b == pytest.approx(loss_a, rel=LOSS_RTOL)
+    scale = max(float(g.abs().max()) for g in grads_a.values())
+    assert max(float((grads_a[n] - grads_b[n]).abs().max()) for n in grads_a) <= GRAD_RTOL * scale
