@@ -89,7 +89,8 @@ class DPOLossFn:
         from verl.utils import tensordict_utils as tu
 
         seq_logps, seq_tokens = pair_sums(model_output["log_probs"], data)
-        pairs = pair_logps(seq_logps, seq_tokens, data["ref_logps"])
+        ref, from_policy = reference_or_policy(seq_logps, data)
+        pairs = pair_logps(seq_logps, seq_tokens, ref)
         total, parts = combined_loss(pairs, self.options, self.terms)
         global_pairs = tu.get_non_tensor_data(data=data, key="global_pairs", default=None)
         dp_size = tu.get_non_tensor_data(data=data, key="dp_size", default=1)
@@ -104,7 +105,29 @@ class DPOLossFn:
                        "dpo/sum/tokens": float(seq_tokens.sum().item())}
             for name, values in {**stats, **{f"loss/{k}": v for k, v in parts.items()}}.items():
                 metrics[f"dpo/sum/{name}"] = values.sum().item()
+            if from_policy is not None:
+                metrics[REF_FROM_POLICY] = from_policy
         return loss, metrics
+
+
+REF_FROM_POLICY = "dpo/ref_from_policy"  # [pair index, chosen, rejected] of the pairs scored as their own reference
+
+
+def reference_or_policy(seq_logps: torch.Tensor, data) -> tuple[torch.Tensor, list | None]:
+    """(pairs, 2) reference log-probs of a micro-batch. Pairs marked `ref_from_policy` (the first batch of a run
+    whose reference is the initial policy, trained before any update) take the policy's own log-probs, detached:
+    the same forward would be the reference pass's. Also returns [pair index, chosen, rejected] for those pairs,
+    for the reference cache."""
+    from .data import pair_rows
+
+    ref = data["ref_logps"].reshape(-1, 2).to(seq_logps)
+    if "ref_from_policy" not in data.keys():
+        return ref, None
+    rows = pair_rows(data)
+    use = data["ref_from_policy"][rows].bool().to(seq_logps.device)
+    ref = torch.where(use[:, None], seq_logps.detach(), ref)
+    index = data["pair_index"][rows]
+    return ref, [[float(index[k]), *map(float, seq_logps[k].detach().tolist())] for k in torch.nonzero(use)[:, 0]]
 
 
 def reduce_metric_sums(metrics: dict) -> dict[str, float]:

@@ -40,7 +40,7 @@ from specs_verl.checkpoint_layout import hf_dir, step_dir
 from .bookkeeping import RunRecord, Schedule, merge_ranks, step_metrics
 from .config import DPOConfig, DPODataConfig, load_settings
 from .data import PreferenceDataset, collate_pairs, pair_rows, set_max_pixels
-from .loss_fn import DPOLossFn, pair_logps, pair_statistics, pair_sums, reduce_metric_sums
+from .loss_fn import REF_FROM_POLICY, DPOLossFn, pair_logps, pair_statistics, pair_sums, reduce_metric_sums
 from .losses import LossOptions, resolve_losses
 from .packing import by_row_length
 from .ref_cache import RefLogpCache, reference_settings
@@ -71,6 +71,13 @@ def peak_memory_gb() -> float:
 def collate_by_length(pairs: list[dict], packing: str) -> dict:
     """A batch of pairs ordered by row length (less padding in each micro-batch, packing.by_row_length)."""
     return collate_pairs(by_row_length(pairs, packing), packing=packing)
+
+
+def _triples(value) -> list[list[float]]:
+    """verl nests a metric's values in lists (micro-batches, ranks): the [index, chosen, rejected] leaves."""
+    if isinstance(value, (list, tuple)) and len(value) == 3 and not isinstance(value[0], (list, tuple)):
+        return [list(value)]
+    return [t for v in value for t in _triples(v)]
 
 
 class _Shard(torch.utils.data.Dataset):
@@ -195,6 +202,7 @@ class DPOTrainer:
         self.loss_fn = DPOLossFn(self.terms, self.options)
         self.record = RunRecord()  # the GF baseline and every logged step, restored on resume
         self.ref_values: dict[str, dict[str, tuple[float, float]]] = {}  # split -> row key -> (chosen, rejected)
+        self.ref_from_step1: frozenset = frozenset()  # dataset indices whose reference step 1 scores
 
         self._build_datasets()
         self.training_client = self._build_worker(self.model_config, self.engine_config, self.optimizer_config)
@@ -301,12 +309,14 @@ class DPOTrainer:
                                                sampler=self.train_sampler, collate_fn=self._collate,
                                                num_workers=data.num_workers, drop_last=True)
 
-    def _eval_loader(self, dataset):
-        """Every pair once across ranks, padded so that every rank runs the same batches (the engine's
-        forward is a collective): for the reference pass and validation. Drop the rows marked `is_padding`."""
+    def _eval_loader(self, dataset, skip: frozenset = frozenset()):
+        """Every pair once across ranks (but those in `skip`), padded so that every rank runs the same batches
+        (the engine's forward is a collective): for the reference pass and validation. Drop the rows marked
+        `is_padding`."""
         from torch.utils.data import DataLoader
 
-        entries = padded_shard(len(dataset), self.dp_size, self.dp_rank)
+        todo = [i for i in range(len(dataset)) if i not in skip]
+        entries = [(todo[i], pad) for i, pad in padded_shard(len(todo), self.dp_size, self.dp_rank)] if todo else []
         # similar lengths in each forward micro-batch (less padding); the results are keyed by pair
         entries.sort(key=lambda entry: sum(dataset.rows[entry[0]]["lengths"]))
         shard = _Shard(dataset, entries)
@@ -421,11 +431,15 @@ class DPOTrainer:
         from tqdm import tqdm
 
         client = self._build_reference() if self.dpo.ref_model_path else self.training_client
+        one_output = self.engine_config.ulysses_sequence_parallel_size == 1  # every rank gets step 1's metrics
+        if "train" in decision["todo"] and not self.dpo.ref_model_path and one_output:
+            self.ref_from_step1 = self._first_batch()
         start = time.perf_counter()
         n_pairs = 0
         for split in decision["todo"]:
             ds, local = splits[split], {}
-            for batch in tqdm(self._eval_loader(ds), desc=f"reference log-probs ({split})",
+            skip = self.ref_from_step1 if split == "train" else frozenset()
+            for batch in tqdm(self._eval_loader(ds, skip), desc=f"reference log-probs ({split})",
                               disable=self.rank != 0):
                 logps, _ = self._forward_logps(client, batch)
                 for k, idx in self._real_pairs(batch):
@@ -433,15 +447,47 @@ class DPOTrainer:
             gathered = [None] * dist.get_world_size()
             dist.all_gather_object(gathered, local)
             self.ref_values[split] = {k: v for part in gathered for k, v in part.items()}
-            n_pairs += len(ds)
+            n_pairs += len(ds) - len(skip)
+        self._ref_todo = decision["todo"]
         if self.rank == 0:
-            for split in decision["todo"]:
+            elapsed = time.perf_counter() - start
+            later = (f"; the {len(self.ref_from_step1)} pairs of step 1 from its own forward"
+                     if self.ref_from_step1 else "")
+            print(f"[specs-dpo] reference pass: {n_pairs} pairs in {elapsed:.1f}s "
+                  f"({n_pairs / max(elapsed, 1e-9):.2f} pairs/s){later}", flush=True)
+        if not self.ref_from_step1:
+            self._save_reference()
+
+    def _first_batch(self) -> frozenset:
+        """The dataset indices of step 1's pairs on every rank. Before its update the policy is the reference,
+        so step 1's own forward scores them as the reference pass would: the pass leaves them out (one global
+        batch less of forward work) and step 1 fills them in (`loss_fn.reference_or_policy`)."""
+        if self.start_step > 0:
+            return frozenset()
+        self.train_sampler.set_epoch(0)
+        local = list(itertools.islice(iter(self.train_sampler), self.pairs_per_rank))
+        gathered = [None] * dist.get_world_size()
+        dist.all_gather_object(gathered, local)
+        return frozenset(i for part in gathered for i in part)
+
+    def _save_reference(self) -> None:
+        if self.rank == 0:
+            for split in self._ref_todo:
                 self._cache.replace(split, self.ref_values[split])
             self._cache.save()
-            elapsed = time.perf_counter() - start
-            print(f"[specs-dpo] reference pass: {n_pairs} pairs in {elapsed:.1f}s "
-                  f"({n_pairs / max(elapsed, 1e-9):.2f} pairs/s), cached at {self._cache.path}")
+            print(f"[specs-dpo] reference log-probs cached at {self._cache.path}", flush=True)
         dist.barrier()
+
+    def _reference_from_step1(self, raw: dict) -> None:
+        """Step 1's pairs into the reference values (gathered from every rank by verl), then the cache is whole."""
+        ds, values = self.train_dataset, self.ref_values["train"]
+        for index, chosen, rejected in _triples(raw[REF_FROM_POLICY]):
+            values[ds.rows[int(index)]["ref_key"]] = (chosen, rejected)
+        missing = [i for i in self.ref_from_step1 if ds.rows[i]["ref_key"] not in values]
+        if missing:
+            raise RuntimeError(f"step 1 did not score the reference log-probs of pairs {sorted(missing)[:8]}")
+        self.ref_from_step1 = frozenset()
+        self._save_reference()
 
     def _reference_logps(self, split: str, batch: dict) -> torch.Tensor:
         """(pairs, 2) for a shared batch, one value per row for a separate one (rows [chosen, rejected, ...])."""
@@ -450,8 +496,10 @@ class DPOTrainer:
         else:
             ds = self.train_dataset if split == "train" else self.val_dataset
             values = self.ref_values[split]
-            keys = [ds.rows[i]["ref_key"] for i in batch["pair_index"][pair_rows(batch)].tolist()]
-            ref = torch.tensor([values[key] for key in keys], dtype=torch.float32)
+            step1 = self.ref_from_step1 if split == "train" else frozenset()
+            later = (0.0, 0.0)  # step 1's own pairs: the loss takes the policy's log-probs (`ref_from_policy`)
+            ref = torch.tensor([later if i in step1 else values[ds.rows[i]["ref_key"]]
+                                for i in batch["pair_index"][pair_rows(batch)].tolist()], dtype=torch.float32)
         return ref if "branch" in batch.keys() else ref.view(-1)
 
     # ------------------------------------------------------------------ state
@@ -522,12 +570,17 @@ class DPOTrainer:
                 step += 1
                 start = time.perf_counter()
                 batch["ref_logps"] = self._reference_logps("train", batch)
+                if self.ref_from_step1:
+                    batch["ref_from_policy"] = torch.tensor([int(i) in self.ref_from_step1
+                                                             for i in batch["pair_index"].tolist()])
                 td = self._tensordict(batch, global_pairs=self.data.train_batch_size)
                 global_tokens = sum(tu.get(td, "global_token_num"))
                 tu.assign_non_tensor(td, update_lr_scheduler=True)
                 output = self.training_client.train_batch(td)
                 elapsed = time.perf_counter() - start
                 metrics = {}
+                if self.ref_from_step1:
+                    self._reference_from_step1(tu.get(output, "metrics"))
                 if self.engine.is_mp_src_rank_with_outputs():
                     raw = tu.get(output, "metrics")
                     metrics = step_metrics(reduce_metric_sums(raw), raw, global_tokens, elapsed, peak_memory_gb())
