@@ -14,6 +14,10 @@
    same per response of a given length.
 4. With vLLM and a GPU: our `vllm` backend against vLLM's own `LLM.generate` on the same prompts, with a
    random-weight model of the Qwen2.5-VL-7B shape (`load_format=dummy`). Skipped (and said so) elsewhere.
+5. Replicas (`--replicas 2`, 0 to skip): `sample` over 1 and then 2 `hf` rollout replicas (verl's replica classes
+   on a local Ray cluster, one torch thread each), samples/s of generation (start-up apart), the speed-up and the
+   scaling efficiency e = rate(R) / (R x rate(1)); then what a node of 8 GPUs gives by formula (printed with its
+   assumptions).
 """
 
 from __future__ import annotations
@@ -137,6 +141,40 @@ def bench_vllm(model: Path, data: Path, work: Path, args) -> str:
             f"{tok_ours / t_ours:.0f} tok/s (ratio {(tok_ours / t_ours) / (tok_raw / t_raw):.2f})")
 
 
+def bench_replicas(model: Path, data: Path, work: Path, args) -> list[str]:
+    """`sample` over 1..R hf replicas on one local Ray cluster; the 8-GPU figure by formula."""
+    from specs_verl.generation.replicas import ReplicaPool, ReplicaSettings, ray_session
+    from specs_verl.selfdistill.sample import SampleOptions, SampleSettings, run_sample
+
+    settings = SampleSettings(model=str(model), backend="hf", n=args.n, temperature=1.0, top_p=1.0,
+                              max_new_tokens=args.max_new_tokens, seed=0, prompt_template="none", instruction=None)
+    rates, lines = {}, []
+    with ray_session(ReplicaSettings(str(model), replicas=args.replicas)):
+        for r in sorted({1, args.replicas}):
+            pool = ReplicaPool.start(ReplicaSettings(str(model), replicas=r, max_in_flight=args.batch_size,
+                                                     response_length=args.max_new_tokens, threads=1))
+            try:
+                opts = SampleOptions(data=str(data), out=str(work / f"replicas{r}"), model_path=str(model),
+                                     shard_size=args.shard_size, batch_size=args.batch_size, progress=False)
+                s = run_sample(settings, opts, pool=pool)
+            finally:
+                pool.close()
+            rates[r] = s["samples_written"] / s["generation_seconds"]
+            lines.append(f"  {r} hf replica(s): {rates[r]:.2f} samples/s, "
+                         f"{s['generated_tokens'] / s['generation_seconds']:.0f} tokens/s (start-up "
+                         f"{pool.load_seconds:.1f} s; share {s['replicas']})")
+    r = args.replicas
+    e = rates[r] / (r * rates[1]) if r > 1 else 1.0
+    lines.append(f"  speed-up {rates[r] / rates[1]:.2f}x with {r} replicas, efficiency e = {e:.2f}")
+    lines.append("  8 GPUs/node, formula: samples/s(node) = (8 / tp) x r1 x e, r1 = one replica's samples/s on one "
+                 "GPU tp group (bench 4 measures it for vLLM), for N nodes x N. Assumes: replicas are independent "
+                 "(each its own GPUs, no shared bottleneck but the driver), the driver's Ray round trip (~1 ms) is "
+                 "small next to a sample's generation (seconds for a 7B model), requests keep every replica busy "
+                 "(in flight per replica >= its batch), and e is at least the CPU figure above (CPU replicas "
+                 "share cores and memory bandwidth, GPU replicas do not).")
+    return lines
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--questions", type=int, default=16, help="questions sampled (default 16)")
@@ -150,6 +188,7 @@ def main() -> None:
                    help="length of the pairing responses (default 0: the mean length of the generated samples)")
     p.add_argument("--vllm-questions", type=int, default=256, help="vllm: prompts (default 256)")
     p.add_argument("--vllm-max-tokens", type=int, default=512, help="vllm: tokens per sample (default 512)")
+    p.add_argument("--replicas", type=int, default=2, help="hf replicas to compare with one (default 2; 0: skip)")
     p.add_argument("--workdir", default=None, help="keep the files here (default: a temporary directory)")
     args = p.parse_args()
 
@@ -191,6 +230,9 @@ def main() -> None:
               f"bookkeeping {1000 * book_per_sample:.2f} ms vs generation {1000 * gen_per_sample:.1f} ms "
               f"-> {100 * share:.1f} % of generation time (target < 10 %)")
         print(bench_vllm(model, data, work, args))
+        if args.replicas:
+            print(f"replicas (sample over verl's rollout replicas on a local Ray cluster, {samples} samples):")
+            print("\n".join(bench_replicas(model, data, work, args)))
 
 
 if __name__ == "__main__":

@@ -342,12 +342,14 @@ async def dispatch(jobs: Sequence[Job], servers: Sequence[Any], names: Sequence[
             if remaining == 0:
                 done.set()
 
-    tasks = [asyncio.create_task(worker(r)) for r in sorted(alive) for _ in range(max(1, max_in_flight))]
+    # round robin (slot 0 of every replica first): a call with fewer jobs than slots still spreads them
+    tasks = [asyncio.create_task(worker(r)) for _ in range(max(1, max_in_flight)) for r in sorted(alive)]
     try:
         await done.wait()
         if failures:
             raise failures[0]
     finally:
+        done.set()  # ends the workers' loops even where a cancel is lost (asyncio.wait_for, Python < 3.12)
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -371,29 +373,26 @@ def open_backend(name: str, model_path, backend_opts: dict[str, Any], replicas: 
     return backend
 
 
-class ReplicaBackend:
-    """The generation-backend contract (`specs_verl.generation`) over a `ReplicaPool`."""
+class ReplicaClient:
+    """The request path, the same for every replica backend: a `Request` becomes the token ids and images verl's
+    agent loop would send (placeholders expanded by the processor; vLLM's server folds them back, the `hf` one
+    checks them), and a `TokenOutput` becomes a `Sample`."""
 
-    def __init__(self, pool: ReplicaPool):
+    def __init__(self, model_path: str):
         from transformers import GenerationConfig
 
         from .templating import PromptRenderer
 
-        self.pool = pool
-        self.name = f"{pool.settings.backend}-replicas"
-        self.renderer = PromptRenderer(pool.settings.model_path)
+        self.renderer = PromptRenderer(model_path)
         self.tokenizer = self.renderer.tokenizer
         try:
-            eos = GenerationConfig.from_pretrained(pool.settings.model_path).eos_token_id
+            eos = GenerationConfig.from_pretrained(model_path).eos_token_id
         except OSError:
             eos = None
         eos = self.tokenizer.eos_token_id if eos is None else eos
         self.eos_ids = set(eos if isinstance(eos, list) else [eos])
-        self.share: Counter = Counter()  # samples answered per replica, over this backend's life
-        self.generated_tokens = 0
 
     def prompt(self, request: Request) -> tuple[list[int], list | None]:
-        """Prompt ids with image placeholders expanded by the processor (as verl's agent loop sends them)."""
         text = self.renderer.render(request)
         images = request.pil_images() or None
         if images:
@@ -401,6 +400,26 @@ class ReplicaBackend:
         else:
             ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         return ids, images
+
+    def to_sample(self, output, n_prompt_tokens: int) -> Sample:
+        """verl's `TokenOutput` says "completed" for both stops; an end-of-sequence last token tells them apart."""
+        ids = list(output.token_ids)
+        stop = bool(ids) and ids[-1] in self.eos_ids
+        sizes = (output.extra_fields or {}).get("top_p_set_sizes")
+        return Sample(text=self.tokenizer.decode(ids[:-1] if stop else ids, skip_special_tokens=True),
+                      n_prompt_tokens=n_prompt_tokens, n_tokens=len(ids), finish_reason="stop" if stop else "length",
+                      token_ids=ids, top_p_set_sizes=sizes)
+
+
+class ReplicaBackend:
+    """The generation-backend contract (`specs_verl.generation`) over a `ReplicaPool`."""
+
+    def __init__(self, pool: ReplicaPool):
+        self.pool = pool
+        self.name = f"{pool.settings.backend}-replicas"
+        self.client = ReplicaClient(pool.settings.model_path)
+        self.share: Counter = Counter()  # samples answered per replica, over this backend's life
+        self.generated_tokens = 0
 
     def generate(self, requests: Sequence[Request], n: int = 1, temperature: float = 1.0, top_p: float = 1.0,
                  max_new_tokens: int = 512, seed: int = 0, *, logprobs: bool = False,
@@ -421,12 +440,12 @@ class ReplicaBackend:
 
         def prompt(job: Job):
             if job.index not in prompts:
-                prompts[job.index] = self.prompt(requests[job.index])
+                prompts[job.index] = self.client.prompt(requests[job.index])
                 n_prompt[job.index] = len(prompts[job.index][0])
             return prompts[job.index]
 
         def on_result(job: Job, output, replica: int) -> None:
-            sample = results[job.index][job.k] = self.to_sample(output, n_prompt[job.index])
+            sample = results[job.index][job.k] = self.client.to_sample(output, n_prompt[job.index])
             self.generated_tokens += sample.n_tokens
             unanswered[job.index] -= 1
             if not unanswered[job.index]:
@@ -439,14 +458,6 @@ class ReplicaBackend:
                                      timeout_s=self.pool.settings.request_timeout_s))
         self.share.update(share)
         return results  # type: ignore[return-value]
-
-    def to_sample(self, output, n_prompt_tokens: int) -> Sample:
-        ids = list(output.token_ids)
-        stop = bool(ids) and ids[-1] in self.eos_ids
-        sizes = (output.extra_fields or {}).get("top_p_set_sizes")
-        return Sample(text=self.tokenizer.decode(ids[:-1] if stop else ids, skip_special_tokens=True),
-                      n_prompt_tokens=n_prompt_tokens, n_tokens=len(ids), finish_reason="stop" if stop else "length",
-                      token_ids=ids, top_p_set_sizes=sizes)
 
     def close(self) -> None:
         """The pool outlives the backend (its owner closes it)."""
