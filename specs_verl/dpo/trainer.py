@@ -434,6 +434,8 @@ class DPOTrainer:
         one_output = self.engine_config.ulysses_sequence_parallel_size == 1  # every rank gets step 1's metrics
         if "train" in decision["todo"] and not self.dpo.ref_model_path and one_output:
             self.ref_from_step1 = self._first_batch()
+        if self.rank == 0:  # the bench stamps the start of the pass on this line
+            print(f"[specs-dpo] reference pass starts: {', '.join(decision['todo'])}", flush=True)
         start = time.perf_counter()
         n_pairs = 0
         for split in decision["todo"]:
