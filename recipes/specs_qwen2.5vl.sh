@@ -28,6 +28,10 @@
 #                                                                       if they cannot be read)
 #   ROLLOUT_N, GRPO_LR, CLIP_HIGH   change a paper setting                (unset: the preset's)
 #   MAX_RESPONSE GRPO's response and 1b's sampling budget, in tokens   10240
+#   SAMPLE_TP    1b: tensor-parallel size of each sampling replica        1
+#   REPLICAS     1b: rollout replicas (verl's replica classes on Ray: the local cluster, or $RAY_ADDRESS for
+#                NNODES > 1), sampling every GPU of every node              NGPUS x NNODES / SAMPLE_TP
+#   SAMPLE_IN_FLIGHT  1b: requests in flight per replica                   128
 # The paper's GRPO settings (8 samples per prompt, lr 1e-6, no KL, clip-higher 0.28, max response 10,240, the
 # specs reward) come from the preset specs_verl/config/grpo_specs.yaml; the rollout batch of 128 prompts is
 # scaled down to 16 per GPU when fewer GPUs are given.
@@ -70,7 +74,13 @@ SAMPLES_PER_QUESTION="${SAMPLES_PER_QUESTION:-4}"
 SAMPLE_TEMPERATURE="${SAMPLE_TEMPERATURE:-1.0}"
 SAMPLE_BACKEND="${SAMPLE_BACKEND:-vllm}"
 PAIR_MODE="${PAIR_MODE:-decoupled}"
-read -ra SAMPLE_ARGS <<< "${SAMPLE_EXTRA_ARGS:---tp 1}"
+SAMPLE_TP="${SAMPLE_TP:-1}"
+REPLICAS="${REPLICAS:-$(( TOTAL_GPUS / SAMPLE_TP ))}"
+SAMPLE_IN_FLIGHT="${SAMPLE_IN_FLIGHT:-128}"
+SAMPLE_ARGS=(--replicas "$REPLICAS" --gpus-per-node "$NGPUS" --nnodes "$NNODES" --tp "$SAMPLE_TP"
+             --batch-size "$SAMPLE_IN_FLIGHT")
+read -ra extra <<< "${SAMPLE_EXTRA_ARGS:-}"
+SAMPLE_ARGS+=("${extra[@]}")
 read -ra PAIR_ARGS <<< "${PAIR_EXTRA_ARGS:-}"
 GRPO_CONFIG=grpo_specs
 GRPO_MACHINE=(  # this machine's keys; the paper's settings are the preset's
@@ -85,8 +95,13 @@ export DPO_ARGS="${DPO_ARGS:-} trainer.nnodes=$NNODES"
 export NGPUS
 
 print_knobs MODEL DATA_DIR OUT_DIR NGPUS NNODES COLD_START ZERO_MODEL JUDGE_URL JUDGE_MODEL STAGES ID_SOURCES OOD_SOURCES \
-  ROLLOUT_BATCH PPO_MINI_BATCH ZERO_STEPS RL_STEPS
+  ROLLOUT_BATCH PPO_MINI_BATCH ZERO_STEPS RL_STEPS SAMPLE_BACKEND REPLICAS SAMPLE_TP SAMPLE_IN_FLIGHT
 [[ "$DRY_RUN" == 1 ]] && say "dry run: commands are printed and configs composed; nothing runs"
+if stage_wanted pairs; then  # where 1b samples; a dry run also composes verl's rollout config for the replicas
+  "$PY" -m specs_verl.selfdistill sample --dry-run --model "$MODEL" --data "$TRAIN_FILE" --out "$OUT_DIR/samples" \
+    --backend "$SAMPLE_BACKEND" "${SAMPLE_ARGS[@]}" --max-new-tokens "$MAX_RESPONSE" \
+    | sed 's/^/  1b /' || die "1b sampling replicas: the configuration does not compose (see above)"
+fi
 
 stage_wanted zero && stage_zero
 stage_wanted pairs && stage_pairs

@@ -51,6 +51,9 @@ def _add_sample(sub) -> None:
                    help="questions per shard; a crash loses at most one shard of work (default 64)")
     p.add_argument("--strict", action="store_true", help="stop at the first unusable data row instead of skipping it")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print where generation would run (this process, or R replicas and verl's composed rollout "
+                        "config for them) and exit; reads neither the model nor the data")
 
 
 def _add_pair(sub) -> None:
@@ -121,6 +124,11 @@ def _sample(args) -> None:
                          gpu_memory_utilization=args.gpu_memory_utilization, max_model_len=args.max_model_len,
                          strict=args.strict, progress=not args.no_progress, replicas=args.replicas,
                          ray_address=args.ray_address, gpus_per_node=args.gpus_per_node, nnodes=args.nnodes)
+    if args.dry_run:
+        from .sample import generation_plan
+
+        print(generation_plan(settings, opts))
+        return
     print(format_summary(run_sample(settings, opts)))
 
 

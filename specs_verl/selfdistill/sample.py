@@ -78,6 +78,20 @@ def replica_settings(settings: "SampleSettings", opts: SampleOptions):
                               if opts.max_model_len else []))
 
 
+def generation_plan(settings: "SampleSettings", opts: SampleOptions) -> str:
+    """Where the samples would be generated, with the replicas' verl config composed (and so checked)."""
+    if not opts.uses_replicas():
+        return f"generation: this process, {settings.backend} backend (tp={opts.tp}), {opts.model_path}"
+    from specs_verl.generation.replicas import compose_rollout
+
+    r = replica_settings(settings, opts)
+    rollout, _, _ = compose_rollout(r, gpu=settings.backend == "vllm" or None)
+    return (f"generation: {r.n_replicas()} {r.backend} replicas (gpus_per_node={r.gpus_per_node}, nnodes={r.nnodes}, "
+            f"tp={rollout.tensor_model_parallel_size}) on Ray at {r.ray_address or 'RAY_ADDRESS or a local cluster'}, "
+            f"{r.max_in_flight} requests in flight per replica; verl rollout config composed: name={rollout.name} "
+            f"dtype={rollout.dtype} response_length={rollout.response_length} load_format={rollout.load_format}")
+
+
 def resolve_backend(name: str) -> str:
     """`auto`: vllm where vLLM and a GPU are present, else hf."""
     if name != "auto":

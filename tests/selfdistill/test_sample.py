@@ -137,3 +137,16 @@ def test_help(command, flags, capsys):
     assert exit_.value.code == 0
     text = capsys.readouterr().out
     assert all(f in text for f in flags)
+
+
+def test_dry_run_says_where_it_would_generate(capsys, tmp_path):
+    """8 vLLM replicas of tp 2 on 2 nodes of 8 GPUs, verl's rollout config composed; reads no model, no data."""
+    args = ["sample", "--model", "Qwen/Qwen2.5-VL-7B-Instruct", "--data", str(tmp_path / "absent.parquet"),
+            "--out", str(tmp_path / "o"), "--dry-run", "--backend", "vllm"]
+    assert main([*args, "--replicas", "0", "--gpus-per-node", "8", "--nnodes", "2", "--tp", "2",
+                 "--max-new-tokens", "10240"]) == 0
+    out = capsys.readouterr().out
+    assert "generation: 8 vllm replicas (gpus_per_node=8, nnodes=2, tp=2)" in out
+    assert "name=vllm dtype=bfloat16 response_length=10240 load_format=auto" in out
+    assert main(args) == 0 and "generation: this process, vllm backend" in capsys.readouterr().out
+    assert not (tmp_path / "o").exists()
