@@ -28,8 +28,10 @@ Interface
   ban vision placeholder tokens from the output (the `hf` backend also bans the padded ids past the
   tokenizer's vocabulary, which only a random-weight model samples).
 
-Backends: `hf` (transformers, batched with left padding, CPU or one GPU) and `vllm` (offline `LLM.generate`,
-tensor parallel, multimodal; vLLM is imported only when this backend is loaded).
+Backends: `hf` (the HF model core `hf_model.HFModel`, shared with the `hf` rollout: batched with left padding,
+CPU or one GPU) and `vllm` (offline `LLM.generate`, tensor parallel, multimodal; vLLM is imported only when this
+backend is loaded). `replicas.ReplicaBackend` keeps the same contract over R verl rollout replicas on a Ray cluster
+(`--replicas` of `selfdistill sample` and `evaluate`); for `hf` it returns the very samples of the `hf` backend.
 """
 
 from __future__ import annotations
