@@ -161,6 +161,16 @@ def model_section(config, dpo: DPOConfig) -> tuple[dict, str, bool]:
     return section, f"{packing} ({why})", freeze
 
 
+def engine_section(engine, world_size: int) -> dict:
+    """verl's `engine` section. On one process FSDP shards nothing, so its per-micro-batch copies buy no memory:
+    there the parameters stay gathered from forward to backward (and between forward-only batches) and the
+    gradients are reduced once per step instead of once per micro-batch (the same sums, in the same order)."""
+    section = OmegaConf.to_container(engine, resolve=True)
+    if world_size == 1:
+        section.update(reshard_after_forward=False, use_no_sync_for_gradient_accumulation=True)
+    return section
+
+
 FUSED_DEVICES = ("cpu", "cuda")  # where torch has a fused AdamW kernel
 
 
@@ -192,7 +202,8 @@ class DPOTrainer:
         if self.rank == 0:
             print(f"[specs-dpo] pair packing: {packing}")
         self.model_config = omega_conf_to_dataclass(OmegaConf.create(self.model_cfg))
-        self.engine_config = omega_conf_to_dataclass(config.engine)
+        self.engine_config = omega_conf_to_dataclass(OmegaConf.create(engine_section(config.engine,
+                                                                                   dist.get_world_size())))
         self.optimizer_config = omega_conf_to_dataclass(OmegaConf.create(optimizer_section(config.optim)))
         self.checkpoint_config = omega_conf_to_dataclass(config.checkpoint)
         self.profiler_config = omega_conf_to_dataclass(config.profiler)
@@ -281,7 +292,7 @@ class DPOTrainer:
         model_cfg = dict(self.model_cfg)
         if self.dpo.ref_model_path:
             model_cfg["path"] = self.dpo.ref_model_path
-        engine_cfg = OmegaConf.to_container(self.config.engine, resolve=True)
+        engine_cfg = engine_section(self.config.engine, dist.get_world_size())
         engine_cfg["forward_only"] = True
         client = self._build_worker(omega_conf_to_dataclass(OmegaConf.create(model_cfg)),
                                     omega_conf_to_dataclass(OmegaConf.create(engine_cfg)), None)

@@ -1,5 +1,6 @@
-"""The DPO trainer's optimizer: torch's fused AdamW by default (one kernel instead of verl's foreach chain), which
-updates the weights as the foreach implementation does."""
+"""What the DPO trainer changes in verl's engine and optimizer settings: torch's fused AdamW by default (one kernel
+instead of verl's foreach chain, the same update), and on one process no FSDP resharding between forward and
+backward and one gradient reduction per step (one rank shards nothing)."""
 
 from __future__ import annotations
 
@@ -39,3 +40,13 @@ def test_fused_adamw_updates_the_weights_as_foreach_does():
     for a, b in zip(*results):
         assert torch.allclose(a, b, atol=1e-6, rtol=0)
         assert not torch.equal(a, start[0] if a.shape == start[0].shape else start[1])  # the step moved them
+
+
+def test_one_process_keeps_parameters_gathered_and_reduces_gradients_once_a_step():
+    from specs_verl.dpo.trainer import engine_section
+
+    engine = OmegaConf.create({"strategy": "fsdp2", "reshard_after_forward": True,
+                               "use_no_sync_for_gradient_accumulation": False})
+    one, many = engine_section(engine, 1), engine_section(engine, 2)
+    assert (one["reshard_after_forward"], one["use_no_sync_for_gradient_accumulation"]) == (False, True)
+    assert many == OmegaConf.to_container(engine)  # sharded over ranks: verl's settings stay
