@@ -7,6 +7,7 @@ reference is the single-process run (`--replicas 1`, no Ray) with the same setti
 import _thread
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -14,7 +15,7 @@ import time
 import pandas as pd
 import pytest
 
-from specs_verl.selfdistill.sample import SampleOptions, SampleSettings, format_summary, run_sample
+from specs_verl.selfdistill.sample import SampleOptions, SampleSettings, run_sample
 from specs_verl.selfdistill.samples_io import shard_paths
 
 # a lost sample would leave the run waiting: the time limit turns that into a failure
@@ -92,13 +93,23 @@ def _when_first_shard(out, action):
     return thread
 
 
-def test_two_replicas_write_the_samples_one_process_writes(tiny_model_dir, data, pool, reference, tmp_path):
-    summary = run_sample(_settings(tiny_model_dir), _opts(tiny_model_dir, data, tmp_path), pool=pool)
+def test_two_replicas_write_the_samples_one_process_writes(tiny_model_dir, data, cluster, reference, tmp_path, capsys):
+    """The command itself: `sample --replicas 2` starts its replicas (on the module's cluster) and stops them."""
+    import ray
+
+    from specs_verl.selfdistill.__main__ import main
+
+    assert main(["sample", "--model", str(tiny_model_dir), "--data", str(data), "--out", str(tmp_path),
+                 "--backend", "hf", "--n", str(N), "--max-new-tokens", str(MAX_NEW), "--seed", str(SEED),
+                 "--prompt-template", "none", "--shard-size", "2", "--batch-size", "2", "--threads", "1",
+                 "--no-progress", "--replicas", "2"]) == 0
     assert _samples(tmp_path) == reference
-    share = summary["replicas"]
-    assert sorted(share) == ["hf replica 0", "hf replica 1"] and all(v > 0 for v in share.values())
-    assert sum(share.values()) == 16 * N
-    assert "per replica            hf replica 0:" in format_summary(summary)
+    shares = re.search(r"per replica +hf replica 0: (\d+) \(\d+%\), hf replica 1: (\d+)", capsys.readouterr().out)
+    assert shares and all(int(v) > 0 for v in shares.groups()) and sum(map(int, shares.groups())) == 16 * N
+    deadline = time.time() + 30  # its replicas are gone (placement groups freed), the cluster stays
+    while ray.available_resources().get("GPU") != 3 and time.time() < deadline:
+        time.sleep(0.2)
+    assert ray.available_resources().get("GPU") == 3
 
 
 def test_an_interrupted_run_resumes_to_the_samples_of_an_uninterrupted_one(tiny_model_dir, data, pool, reference,
