@@ -32,7 +32,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from .request import Request, Sample
 from .seeding import row_seed
@@ -275,8 +275,9 @@ def _use_cpu_platform() -> None:
 
 @dataclass
 class Job:
-    """One sample to generate: request `index`, sample `k`, with its own sampling dict (its seed)."""
+    """One sample to generate: request `index` of chunk `chunk`, sample `k`, with its own sampling dict (seed)."""
 
+    chunk: int
     index: int
     k: int
     sampling_params: dict[str, Any]
@@ -288,29 +289,51 @@ def _is_replica_death(error: BaseException) -> bool:
     return isinstance(error, (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError))
 
 
-async def dispatch(jobs: Sequence[Job], servers: Sequence[Any], names: Sequence[str], max_in_flight: int,
-                   prompt: Callable[[Job], tuple[list[int], list | None]],
-                   on_result: Callable[[Job, Any, int], None], alive: set[int] | None = None,
-                   timeout_s: float | None = None) -> Counter:
-    """Send every job to some live server, at most `max_in_flight` per server at a time, its prompt ids and
-    images from `prompt(job)` (called as it is sent); `on_result(job, output, replica)` once per job. A server whose actor dies is removed from `alive` (the caller's set, so
-    later calls skip it) and its unanswered jobs re-queued. Returns answers per replica index."""
-    queue: asyncio.Queue[Job] = asyncio.Queue()
-    for job in jobs:
-        queue.put_nowait(job)
-    remaining = len(jobs)
-    done = asyncio.Event()
-    if not remaining:
-        done.set()
+async def dispatch(chunks: Iterable[Sequence[Job]], servers: Sequence[Any], names: Sequence[str],
+                   max_in_flight: int, prompt: Callable[[Job], tuple[list[int], list | None]],
+                   on_result: Callable[[Job, Any, int], None], on_chunk: Callable[[int], None] | None = None,
+                   alive: set[int] | None = None, timeout_s: float | None = None) -> Counter:
+    """Send the jobs of every chunk to the live servers, at most `max_in_flight` per server at a time.
+
+    Chunks are read lazily, one job at a time, while fewer than two jobs per slot are sent or waiting (the
+    back-pressure: a long data set never sits in memory), so the next chunk's jobs fill the replicas while the
+    last ones of a chunk finish. `prompt(job)` gives the prompt ids and images as the job is sent;
+    `on_result(job, output, replica)` is called once per job and `on_chunk(c)` once chunk `c` is complete. A
+    server whose actor dies (or leaves a job unanswered for `timeout_s`) is removed from `alive` (the caller's
+    set, so later calls skip it) and its unanswered jobs re-queued. Returns answers per replica index."""
     alive = set(range(len(servers))) if alive is None else alive
-    share: Counter = Counter()
     lost: list[str] = [names[r] for r in range(len(servers)) if r not in alive]
-    failures: list[BaseException] = []
-    if remaining and not alive:
+    if not alive:
         raise ReplicasLost(f"no replica is left ({', '.join(lost)} died)")
+    queue: asyncio.Queue[Job] = asyncio.Queue()
+    capacity = asyncio.Semaphore(2 * max(1, max_in_flight) * len(alive))
+    unanswered: Counter = Counter()  # chunk -> jobs not answered yet
+    state = {"outstanding": 0, "fed": False}
+    done = asyncio.Event()
+    share: Counter = Counter()
+    failures: list[BaseException] = []
+
+    def finish_if_done() -> None:
+        if state["fed"] and state["outstanding"] == 0:
+            done.set()
+
+    async def feeder():
+        try:
+            for c, jobs in enumerate(chunks):
+                unanswered[c] += len(jobs)
+                if not jobs and on_chunk is not None:
+                    on_chunk(c)
+                for job in jobs:
+                    await capacity.acquire()
+                    state["outstanding"] += 1
+                    queue.put_nowait(job)
+        except Exception as error:  # the data: the run stops with it
+            failures.append(error)
+            done.set()
+        state["fed"] = True
+        finish_if_done()
 
     async def worker(replica: int):
-        nonlocal remaining
         while not done.is_set() and replica in alive:
             try:
                 job = await asyncio.wait_for(queue.get(), timeout=0.2)
@@ -319,7 +342,7 @@ async def dispatch(jobs: Sequence[Job], servers: Sequence[Any], names: Sequence[
             try:
                 prompt_ids, images = prompt(job)
                 output = await asyncio.wait_for(servers[replica].generate.remote(
-                    request_id=f"{job.index}-{job.k}", prompt_ids=prompt_ids,
+                    request_id=f"{job.chunk}-{job.index}-{job.k}", prompt_ids=prompt_ids,
                     sampling_params=dict(job.sampling_params), image_data=images), timeout_s)
             except Exception as error:
                 if not (_is_replica_death(error) or isinstance(error, asyncio.TimeoutError)):
@@ -336,14 +359,23 @@ async def dispatch(jobs: Sequence[Job], servers: Sequence[Any], names: Sequence[
                 if not alive:
                     done.set()
                 return
-            on_result(job, output, replica)
             share[replica] += 1
-            remaining -= 1
-            if remaining == 0:
+            unanswered[job.chunk] -= 1
+            try:
+                on_result(job, output, replica)
+                if not unanswered[job.chunk] and on_chunk is not None:
+                    on_chunk(job.chunk)
+            except Exception as error:  # e.g. a shard that cannot be written: the run stops with it
+                failures.append(error)
                 done.set()
+                return
+            state["outstanding"] -= 1
+            capacity.release()
+            finish_if_done()
 
-    # round robin (slot 0 of every replica first): a call with fewer jobs than slots still spreads them
+    # round robin (slot 0 of every replica first): fewer jobs than slots still spread over the replicas
     tasks = [asyncio.create_task(worker(r)) for _ in range(max(1, max_in_flight)) for r in sorted(alive)]
+    tasks.append(asyncio.create_task(feeder()))
     try:
         await done.wait()
         if failures:
@@ -353,8 +385,9 @@ async def dispatch(jobs: Sequence[Job], servers: Sequence[Any], names: Sequence[
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    if remaining:
-        raise ReplicasLost(f"every replica died ({', '.join(lost)}); {remaining} samples not generated")
+    if state["outstanding"] or not state["fed"]:
+        raise ReplicasLost(f"every replica died ({', '.join(lost)}); {state['outstanding']} samples in flight "
+                           "were not generated")
     return share
 
 
@@ -425,39 +458,65 @@ class ReplicaBackend:
                  max_new_tokens: int = 512, seed: int = 0, *, logprobs: bool = False,
                  branching_top_p: float | None = None,
                  progress: Callable[[int], None] | None = None) -> list[list[Sample]]:
+        """`n` samples per request, in request order (the `specs_verl.generation` contract)."""
+        out: list[list[list[Sample]]] = []
+        self.generate_chunks([requests], lambda chunk, samples: out.append(samples), n=n, temperature=temperature,
+                             top_p=top_p, max_new_tokens=max_new_tokens, seed=seed, logprobs=logprobs,
+                             branching_top_p=branching_top_p, progress=progress)
+        return out[0]
+
+    def generate_chunks(self, chunks: Iterable[Sequence[Request]],
+                        on_chunk: Callable[[Sequence[Request], list[list[Sample]]], None], n: int = 1,
+                        temperature: float = 1.0, top_p: float = 1.0, max_new_tokens: int = 512, seed: int = 0, *,
+                        logprobs: bool = False, branching_top_p: float | None = None,
+                        progress: Callable[[int], None] | None = None) -> None:
+        """Stream chunks of requests (read lazily) through the replicas; `on_chunk(chunk, samples)` as each chunk
+        completes (not necessarily in order), `samples[i][k]` the k-th sample of `chunk[i]`."""
         if logprobs:
             raise ValueError("log-probs over replicas are not supported; use --replicas 1")
         if branching_top_p is not None and self.pool.settings.backend != "hf":
             raise ValueError("the branching factor over vllm replicas is not supported; use --replicas 1")
-        jobs = [Job(i, k, request_params(temperature, top_p, max_new_tokens, row_seed(seed, r.id, k), branching_top_p))
-                for i, r in enumerate(requests) for k in range(n)]
-        results: list[list[Sample | None]] = [[None] * n for _ in requests]
+        live: dict[int, tuple[Sequence[Request], list[list[Sample | None]]]] = {}  # chunks being generated
         # a request's prompt (its images decoded) is built when its first sample is sent and dropped when its
         # last one is answered: memory follows the requests in flight, not the data
-        prompts: dict[int, tuple[list[int], list | None]] = {}
-        n_prompt: dict[int, int] = {}
-        unanswered = Counter({i: n for i in range(len(requests))})
+        prompts: dict[tuple[int, int], tuple[list[int], list | None]] = {}
+        n_prompt: dict[tuple[int, int], int] = {}
+        unanswered: Counter = Counter()
+
+        def jobs():
+            for c, chunk in enumerate(chunks):
+                live[c] = (chunk, [[None] * n for _ in chunk])
+                unanswered.update({(c, i): n for i in range(len(chunk))})
+                yield [Job(c, i, k, request_params(temperature, top_p, max_new_tokens, row_seed(seed, r.id, k),
+                                                   branching_top_p))
+                       for i, r in enumerate(chunk) for k in range(n)]
 
         def prompt(job: Job):
-            if job.index not in prompts:
-                prompts[job.index] = self.client.prompt(requests[job.index])
-                n_prompt[job.index] = len(prompts[job.index][0])
-            return prompts[job.index]
+            key = (job.chunk, job.index)
+            if key not in prompts:
+                prompts[key] = self.client.prompt(live[job.chunk][0][job.index])
+                n_prompt[key] = len(prompts[key][0])
+            return prompts[key]
 
         def on_result(job: Job, output, replica: int) -> None:
-            sample = results[job.index][job.k] = self.client.to_sample(output, n_prompt[job.index])
+            key = (job.chunk, job.index)
+            sample = live[job.chunk][1][job.index][job.k] = self.client.to_sample(output, n_prompt[key])
             self.generated_tokens += sample.n_tokens
-            unanswered[job.index] -= 1
-            if not unanswered[job.index]:
-                prompts.pop(job.index, None)
+            unanswered[key] -= 1
+            if not unanswered[key]:
+                del unanswered[key], n_prompt[key]
+                prompts.pop(key, None)
             if progress is not None:
                 progress(1)
 
-        share = asyncio.run(dispatch(jobs, self.pool.servers, self.pool.names, self.pool.settings.max_in_flight,
-                                     prompt, on_result, alive=self.pool.alive,
+        def chunk_done(c: int) -> None:
+            chunk, samples = live.pop(c)
+            on_chunk(chunk, samples)  # type: ignore[arg-type]
+
+        share = asyncio.run(dispatch(jobs(), self.pool.servers, self.pool.names, self.pool.settings.max_in_flight,
+                                     prompt, on_result, chunk_done, alive=self.pool.alive,
                                      timeout_s=self.pool.settings.request_timeout_s))
         self.share.update(share)
-        return results  # type: ignore[return-value]
 
     def close(self) -> None:
         """The pool outlives the backend (its owner closes it)."""

@@ -194,24 +194,30 @@ def run_sample(settings: SampleSettings, opts: SampleOptions, pool=None) -> dict
         bar.update(k / settings.n)
 
     todo = (r for r in iter_rl_requests(opts.data, settings.instruction, skipped=[]) if r.id not in done)
+    chunks = iter(lambda: list(itertools.islice(todo, max(1, opts.shard_size))), [])
+    gen = dict(n=settings.n, temperature=settings.temperature, top_p=settings.top_p,
+               max_new_tokens=settings.max_new_tokens, seed=settings.seed, progress=progress)
+
+    def write(chunk, results) -> None:
+        records = [_record(req, k, s, settings) for req, samples in zip(chunk, results) for k, s in enumerate(samples)]
+        write_shard(out, records)
+        summary["questions_sampled"] += len(chunk)
+        summary["samples_written"] += len(records)
+        summary["shards_written"] += 1
+        summary["finish_length"] += sum(r["finish_reason"] == "length" for r in records)
+        summary["generated_tokens"] += sum(r["n_tokens"] for r in records)
+        elapsed = max(time.perf_counter() - t_bar, 1e-9)
+        bar.set_postfix_str(f"{summary['samples_written'] / elapsed:.2f} samples/s, "
+                            f"{summary['generated_tokens'] / elapsed:.0f} tok/s")
+
     try:
-        while chunk := list(itertools.islice(todo, max(1, opts.shard_size))):
-            t0 = time.perf_counter()
-            results = backend.generate(chunk, n=settings.n, temperature=settings.temperature,
-                                       top_p=settings.top_p, max_new_tokens=settings.max_new_tokens,
-                                       seed=settings.seed, progress=progress)
-            gen_seconds += time.perf_counter() - t0
-            records = [_record(req, k, s, settings) for req, samples in zip(chunk, results)
-                       for k, s in enumerate(samples)]
-            write_shard(out, records)
-            summary["questions_sampled"] += len(chunk)
-            summary["samples_written"] += len(records)
-            summary["shards_written"] += 1
-            summary["finish_length"] += sum(r["finish_reason"] == "length" for r in records)
-            summary["generated_tokens"] += sum(r["n_tokens"] for r in records)
-            elapsed = max(time.perf_counter() - t_bar, 1e-9)
-            bar.set_postfix_str(f"{summary['samples_written'] / elapsed:.2f} samples/s, "
-                                f"{summary['generated_tokens'] / elapsed:.0f} tok/s")
+        t0 = time.perf_counter()
+        if hasattr(backend, "generate_chunks"):  # replicas: the next shard's requests start as this one ends
+            backend.generate_chunks(chunks, write, **gen)
+        else:
+            for chunk in chunks:
+                write(chunk, backend.generate(chunk, **gen))
+        gen_seconds = time.perf_counter() - t0  # shard writes included: a few ms each
     finally:
         bar.close()
         if pool is not None:
