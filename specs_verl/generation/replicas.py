@@ -14,11 +14,12 @@ What the client guarantees:
 - Each sample is one request carrying its own seed, `row_seed(seed, request id, k)`, the seed the single-process
   `hf` backend uses for that sample: the `hf` replicas return exactly its samples whatever the replica count,
   vLLM the same per-request seed.
-- Back-pressure: at most `max_in_flight` requests wait on a replica; images are decoded only when a request is
-  sent, so what sits in memory is bounded by the shard being generated, never the data set.
-- A replica whose actor dies mid-run (or leaves a request unanswered for `request_timeout_s`) is dropped and its unanswered requests go to the others (an answer is
-  recorded once, when its call returns: nothing lost, nothing twice); the run fails only when none is left.
-  A replica that never starts is an error naming it (its rank and why).
+- Back-pressure: at most `max_in_flight` requests wait on a replica, and `generate_chunks` reads the next chunk
+  (shard) of requests only while fewer than two per slot are sent or waiting, so the replicas stay busy across
+  shard boundaries and memory holds a shard or two, never the data set; images are decoded as a request is sent.
+- A replica whose actor dies mid-run (or leaves a request unanswered for `request_timeout_s`) is dropped and its
+  unanswered requests go to the others (an answer is recorded once, when its call returns: nothing lost, nothing
+  twice); the run fails only when none is left. A replica that never starts is an error naming it and the cause.
 """
 
 from __future__ import annotations
@@ -305,6 +306,7 @@ async def dispatch(chunks: Iterable[Sequence[Job]], servers: Sequence[Any], name
     lost: list[str] = [names[r] for r in range(len(servers)) if r not in alive]
     if not alive:
         raise ReplicasLost(f"no replica is left ({', '.join(lost)} died)")
+    call = uuid.uuid4().hex[:8]  # request ids unique on a server across calls (vLLM refuses a live duplicate)
     queue: asyncio.Queue[Job] = asyncio.Queue()
     capacity = asyncio.Semaphore(2 * max(1, max_in_flight) * len(alive))
     unanswered: Counter = Counter()  # chunk -> jobs not answered yet
@@ -342,7 +344,7 @@ async def dispatch(chunks: Iterable[Sequence[Job]], servers: Sequence[Any], name
             try:
                 prompt_ids, images = prompt(job)
                 output = await asyncio.wait_for(servers[replica].generate.remote(
-                    request_id=f"{job.chunk}-{job.index}-{job.k}", prompt_ids=prompt_ids,
+                    request_id=f"{call}-{job.chunk}-{job.index}-{job.k}", prompt_ids=prompt_ids,
                     sampling_params=dict(job.sampling_params), image_data=images), timeout_s)
             except Exception as error:
                 if not (_is_replica_death(error) or isinstance(error, asyncio.TimeoutError)):
