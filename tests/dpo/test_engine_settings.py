@@ -50,3 +50,17 @@ def test_one_process_keeps_parameters_gathered_and_reduces_gradients_once_a_step
     one, many = engine_section(engine, 1), engine_section(engine, 2)
     assert (one["reshard_after_forward"], one["use_no_sync_for_gradient_accumulation"]) == (False, True)
     assert many == OmegaConf.to_container(engine)  # sharded over ranks: verl's settings stay
+
+
+def test_clipping_on_local_gradients_is_torchs_clip_grad_norm():
+    from specs_verl.dpo.engine import clip_local_grads
+
+    g = torch.Generator().manual_seed(0)
+    ours = [torch.nn.Parameter(torch.randn(30, 3, generator=g)) for _ in range(3)]
+    torchs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    for a, b in zip(ours, torchs):
+        a.grad = torch.randn(30, 3, generator=g)
+        b.grad = a.grad.clone()
+    norm = clip_local_grads(ours, 1.0)
+    assert torch.equal(norm, torch.nn.utils.clip_grad_norm_(torchs, 1.0)) and norm > 1.0
+    assert all(torch.equal(a.grad, b.grad) for a, b in zip(ours, torchs))
