@@ -11,7 +11,8 @@ it the hidden states of the scored positions only (a position t is scored when t
 and the log-probs of those positions are taken in one vectorised pass. `log_probs` keeps verl's jagged layout
 (position t scores token t + 1), with 0 at the positions nobody reads, so the loss code does not change. Anything
 this does not cover (fused kernels, entropy, distillation, temperature, sequence parallelism, a packed-length pad)
-runs verl's own path unchanged. It is registered in verl's EngineRegistry as `MODEL_TYPE`.
+runs verl's own path unchanged. On one process the optimizer step also clips the gradients on their local tensors
+(`clip_local_grads`). It is registered in verl's EngineRegistry as `MODEL_TYPE`.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 One step: a global batch of pairs -> rows [chosen, rejected, ...] -> verl's `train_batch` with our loss
 (per-micro-batch, whole pairs kept together) -> one optimizer step. The reference log-probs come from a
 one-off forward pass of the initial policy before step 1, cached on disk (`dpo.reference=cached`, the
-default), or from a second, frozen model every step (`dpo.reference=live`). Checkpoints, resume, loggers and
-the final `huggingface/` directory are verl's own, so the result goes straight into GRPO's
+default; step 1's own pairs are left out of the pass and scored by step 1's forward, which runs the
+unchanged initial policy), or from a second, frozen model every step (`dpo.reference=live`). Checkpoints,
+resume, loggers and the final `huggingface/` directory are verl's own, so the result goes straight into GRPO's
 `actor_rollout_ref.model.path`.
 
 On N processes every rank makes the same collective calls: training batches are equal by construction
@@ -16,6 +17,9 @@ The pair layout lives in `data.collate_pairs` (rows [chosen, rejected, ...], or 
 `packing.py`) and `loss_fn.pair_sums` (rows back to (pairs, 2) [chosen, rejected]); `dpo.pair_packing` picks it
 (`resolve_packing`) and the shared one selects the `specs_pair_sdpa` attention function (attention.py).
 Without a torchrun environment the trainer runs as one process (no launcher process holding memory).
+Speed: verl's engine computes the log-probs at the response positions only (`engine.py`), batches are ordered by
+row length before verl cuts micro-batches (`packing.by_row_length`), AdamW runs fused (`optimizer_section`) and
+one process skips FSDP's resharding and per-micro-batch gradient reduction (`engine_section`).
 """
 
 from __future__ import annotations
