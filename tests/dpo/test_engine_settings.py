@@ -1,6 +1,7 @@
 """What the DPO trainer changes in verl's engine and optimizer settings: torch's fused AdamW by default (one kernel
-instead of verl's foreach chain, the same update), and on one process no FSDP resharding between forward and
-backward and one gradient reduction per step (one rank shards nothing)."""
+instead of verl's foreach chain, the same update), on one CPU process no FSDP resharding between forward and
+backward and one gradient reduction per step (one rank shards nothing), and the optimizer step's gradient clipping
+on local tensors."""
 
 from __future__ import annotations
 
@@ -42,14 +43,18 @@ def test_fused_adamw_updates_the_weights_as_foreach_does():
         assert not torch.equal(a, start[0] if a.shape == start[0].shape else start[1])  # the step moved them
 
 
-def test_one_process_keeps_parameters_gathered_and_reduces_gradients_once_a_step():
+def test_one_cpu_process_keeps_parameters_gathered_and_reduces_gradients_once_a_step():
     from specs_verl.dpo.trainer import engine_section
 
     engine = OmegaConf.create({"strategy": "fsdp2", "reshard_after_forward": True,
-                               "use_no_sync_for_gradient_accumulation": False})
-    one, many = engine_section(engine, 1), engine_section(engine, 2)
+                               "use_no_sync_for_gradient_accumulation": False, "param_offload": False})
+    one = engine_section(engine, 1, "cpu")
     assert (one["reshard_after_forward"], one["use_no_sync_for_gradient_accumulation"]) == (False, True)
-    assert many == OmegaConf.to_container(engine)  # sharded over ranks: verl's settings stay
+    verl = OmegaConf.to_container(engine)
+    assert engine_section(engine, 2, "cpu") == verl  # sharded over ranks: verl's settings stay
+    assert engine_section(engine, 1, "cuda") == verl  # an accelerator's memory is worth the copies
+    offloaded = OmegaConf.merge(engine, {"param_offload": True})
+    assert engine_section(offloaded, 1, "cpu") == OmegaConf.to_container(offloaded)
 
 
 def test_clipping_on_local_gradients_is_torchs_clip_grad_norm():
