@@ -341,6 +341,7 @@ def summarise(side: dict, args) -> dict:
     end_to_end_cpu = sum(cpu) + side["reference_cpu_s"]
     return {
         "end_to_end_s": end_to_end, "end_to_end_pairs_s": pairs / end_to_end, "reference_s": side.get("reference_s"),
+        "reference_pairs": side.get("reference_pairs"), "process_s": side["wall_s"],
         "reference_cpu_s": side["reference_cpu_s"], "end_to_end_cpu_s": end_to_end_cpu,
         "end_to_end_cpu_s_per_pair": end_to_end_cpu / pairs,
         "wall_pairs_s": pairs / sum(wall), "compute_pairs_s": pairs / sum(compute),
@@ -365,14 +366,17 @@ def table(sides: dict[str, dict], args) -> list[str]:
             return f"{(b / a if invert else a / b):.2f}x" if ratio and a and b else ""
         return f"| {label} | {cells} | {r(shared[key], trl[key])} | {r(shared[key], separate[key])} |"
 
-    ref = " | ".join(f"{sides[n]['reference_s']:.1f} s" if sides[n]["reference_s"] else "none (live, every step)"
+    ref = " | ".join(f"{sides[n]['reference_s']:.1f} s ({sides[n]['reference_pairs']} pairs)" if sides[n]["reference_s"]
+                     else "none (live, every step)"
                      for n in names)
     return [
         "| | ours, shared pairs | ours, separate pairs | TRL `DPOTrainer` | shared vs TRL | shared vs separate |",
         "|---|---:|---:|---:|---:|---:|",
         row("pairs/s end to end (reference pass + training steps)", "end_to_end_pairs_s", "{:.2f}"),
         row("end to end, s", "end_to_end_s", "{:.1f}", invert=True),
-        f"| one-off reference pass ({args.batch * args.steps} pairs) | {ref} | | |",
+        row("whole process, s (start, imports, model load, final checkpoint included)", "process_s", "{:.1f}",
+            invert=True),
+        f"| one-off reference pass (pairs it scores; step 1 scores its own) | {ref} | | |",
         row("pairs/s over the training steps (wall, step end to step end)", "wall_pairs_s", "{:.2f}"),
         row("pairs/s, step compute only (each trainer's own step clock)", "compute_pairs_s", "{:.2f}"),
         row("CPU seconds per pair over the training steps (less is better)", "cpu_s_per_pair", "{:.2f}",
