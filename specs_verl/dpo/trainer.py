@@ -77,6 +77,24 @@ def collate_by_length(pairs: list[dict], packing: str) -> dict:
     return collate_pairs(by_row_length(pairs, packing), packing=packing)
 
 
+def has_dropout(model: torch.nn.Module) -> bool:
+    """Whether a training forward of `model` is random: a dropout module with p > 0, or a `*dropout*` setting > 0
+    anywhere in its config (HF attention applies `config.attention_dropout` functionally, with no module)."""
+    if any(isinstance(m, torch.nn.modules.dropout._DropoutNd) and m.p > 0 for m in model.modules()):
+        return True
+    config = getattr(model, "config", None)
+    return hasattr(config, "to_dict") and any(v > 0 for v in _dropout_settings(config.to_dict()))
+
+
+def _dropout_settings(settings: dict):
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            yield from _dropout_settings(value)
+        elif isinstance(key, str) and "dropout" in key and isinstance(value, (int, float)) \
+                and not isinstance(value, bool):
+            yield value
+
+
 def _triples(value) -> list[list[float]]:
     """verl nests a metric's values in lists (micro-batches, ranks): the [index, chosen, rejected] leaves."""
     if isinstance(value, (list, tuple)) and len(value) == 3 and not isinstance(value[0], (list, tuple)):
@@ -454,7 +472,9 @@ class DPOTrainer:
 
         client = self._build_reference() if self.dpo.ref_model_path else self.training_client
         one_output = self.engine_config.ulysses_sequence_parallel_size == 1  # every rank gets step 1's metrics
-        if "train" in decision["todo"] and not self.dpo.ref_model_path and one_output:
+        # step 1's training forward equals the reference pass's only without dropout (train vs eval mode)
+        if "train" in decision["todo"] and not self.dpo.ref_model_path and one_output \
+                and not has_dropout(self.engine.module):
             self.ref_from_step1 = self._first_batch()
         if self.rank == 0:  # the bench stamps the start of the pass on this line
             print(f"[specs-dpo] reference pass starts: {', '.join(decision['todo'])}", flush=True)

@@ -54,3 +54,21 @@ def test_only_the_marked_pairs_take_the_policy():
     assert mixed[0] == pytest.approx(explicit[0], abs=1e-7) and mixed[0] != pytest.approx(math.log(2), abs=1e-3)
     assert torch.allclose(mixed[1], explicit[1], atol=1e-7, rtol=0)
     assert [row[0] for row in mixed[2][REF_FROM_POLICY]] == [7.0]
+
+
+def test_dropout_turns_the_step1_reference_off():
+    """Step 1's training forward stands in for the reference pass only when it is deterministic: the trainer asks
+    `has_dropout` (a config setting, in a sub-config too, or a dropout module)."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from specs_verl.dpo.trainer import has_dropout
+
+    def model(**kw):
+        return Qwen2ForCausalLM(Qwen2Config(vocab_size=32, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                            num_attention_heads=2, num_key_value_heads=1, **kw))
+
+    assert not has_dropout(model())
+    assert has_dropout(model(attention_dropout=0.1))
+    plain = model()
+    plain.model.layers[0].mlp.act_fn = torch.nn.Sequential(torch.nn.Dropout(0.2), plain.model.layers[0].mlp.act_fn)
+    assert has_dropout(plain)

@@ -89,6 +89,20 @@ def test_loss_falls_and_pairs_are_learned(runs):
         assert math.isfinite(h[STEPS][key]), key
 
 
+def test_step1_scores_its_own_reference_and_the_cache_holds_every_pair(runs, tiny_data_dir):
+    """The reference pass leaves step 1's 8 pairs to step 1's own forward (the policy is still the reference);
+    the cache written after step 1 still holds every training pair. A model with dropout would turn this off, so
+    this also shows the tiny model under FSDP counts as deterministic."""
+    import pandas as pd
+
+    log = runs["A_log"]
+    assert "the 8 pairs of step 1 from its own forward" in log, log[-2000:]
+    n_train = len(pd.read_parquet(tiny_data_dir / "pairs_train.parquet"))
+    n_val = len(pd.read_parquet(tiny_data_dir / "pairs_val.parquet"))
+    assert f"reference pass: {n_train - 8 + n_val} pairs" in log  # validation pairs: all in the pass
+    assert len(ref_cache(runs["A"])["train"]) == n_train
+
+
 def test_validation_reports_each_data_source_and_a_preference_gf(runs):
     last = history(runs["A"])[STEPS]
     for source in ("tiny_count", "tiny_choice", "tiny_shapes"):
